@@ -1,0 +1,79 @@
+"""Accuracy and speed of a shipped emotion model, measured through onnxruntime as users run it.
+
+    python benchmarks/emotion_model.py [--model emotion_default] [--data ../shared/data/faces]
+
+Prints FER+ Valid accuracy (majority labels, 7 classes, deduplicated against Train, the 48x48 crops as
+distributed), per-face classifier latency on one thread, and detector / end-to-end time on the example photo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from moodtune.faces import analyze, detect_faces, load_image  # noqa: E402
+from moodtune.faces.classify import load_model  # noqa: E402
+from moodtune.training.datasets import drop_duplicates_of, read_ferplus  # noqa: E402
+from moodtune.training.metrics import summarize  # noqa: E402
+
+
+def timed(fn, *, repeat: int) -> float:
+    """Median milliseconds of ``fn()`` over ``repeat`` runs after a warm-up."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def ferplus_accuracy(model, ferplus: Path) -> dict:
+    train = read_ferplus(ferplus, split="FER2013Train")
+    valid = drop_duplicates_of(read_ferplus(ferplus, split="FER2013Valid", label_mode="majority"), train)
+    card = model.card
+    x = valid.images[:, None].astype(np.float32) / 255.0
+    x = (x - np.array(card.mean, np.float32).reshape(1, -1, 1, 1)) / np.array(card.std, np.float32).reshape(1, -1, 1, 1)
+    probabilities = np.concatenate([model.predict_tensor(x[i:i + 256]) for i in range(0, len(x), 256)])
+    return summarize(valid.labels, probabilities.argmax(axis=1))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="emotion_default")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "faces")
+    args = parser.parse_args(argv)
+
+    model = load_model(args.model)
+    size = model.path.stat().st_size / 1e6
+    print(f"model {model.path.name} ({model.card.name}, {size:.1f} MB, input {model.card.input_size}px "
+          f"{model.card.colour})")
+    if (args.data / "ferplus").is_dir():
+        scores = ferplus_accuracy(model, args.data / "ferplus")
+        recall = ", ".join(f"{k} {v:.2f}" for k, v in scores["recall"].items() if v is not None)
+        print(f"FER+ Valid (dedup, n={scores['n']}): accuracy {scores['accuracy']:.4f}  "
+              f"macro-F1 {scores['macro_f1']:.4f}\n  recall: {recall}")
+    else:
+        print(f"{args.data / 'ferplus'} absent: accuracy skipped")
+
+    one = np.zeros((1, 1 if model.card.colour == "gray" else 3, model.card.input_size, model.card.input_size),
+                   np.float32)
+    print(f"classifier per face, 1 thread: {timed(lambda: model.predict_tensor(one), repeat=300):.2f} ms (median)")
+    image = load_image(ROOT / "examples" / "astronaut.png")
+    for detector in ("yunet", "haar"):
+        ms = timed(lambda d=detector: detect_faces(image, detector=d), repeat=20)
+        print(f"detector {detector} on the 512x512 example: {ms:.1f} ms")
+    print(f"analyze (detect + classify) on the example: {timed(lambda: analyze(image), repeat=20):.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

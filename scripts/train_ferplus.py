@@ -1,0 +1,88 @@
+"""Train the default emotion model on FER+ Train, select on FER+ Valid (deduplicated), export ONNX + card.
+
+    python scripts/train_ferplus.py --run runs/moodnet-ferplus [--model moodnet] [--epochs 30] [--resume]
+    python scripts/train_ferplus.py --run runs/moodnet-ferplus --export-only   # re-export best.pt
+
+Needs the `train` extra (torch) and ../shared/data/faces/ferplus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from moodtune.training.datasets import drop_duplicates_of, load_cached, read_ferplus  # noqa: E402
+from moodtune.training.export import (  # noqa: E402
+    card_from_checkpoint,
+    export_onnx,
+    load_checkpoint,
+    max_difference_to_torch,
+)
+from moodtune.training.metrics import summarize  # noqa: E402
+from moodtune.training.train import TrainConfig, fit, predict  # noqa: E402
+
+LICENCE = ("Weights trained by moodtune's own code on FER2013 images (research use; Goodfellow et al. 2013) "
+           "with FER+ labels (MIT, Microsoft; Barsoum et al. 2016). Use for research and non-commercial purposes.")
+
+
+def load_data(ferplus: Path, cache: Path):
+    train = load_cached(cache / "ferplus_train_soft.npz", lambda: read_ferplus(ferplus, split="FER2013Train"))
+    valid = load_cached(cache / "ferplus_valid_majority.npz",
+                        lambda: read_ferplus(ferplus, split="FER2013Valid", label_mode="majority"))
+    # Honest validation: no Valid image whose pixels also occur in Train (FER2013 has cross-split copies).
+    valid = drop_duplicates_of(valid, train)
+    return train, valid
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "faces" / "ferplus")
+    parser.add_argument("--run", type=Path, default=ROOT / "runs" / "moodnet-ferplus")
+    parser.add_argument("--model", default="moodnet")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--patience", type=int, default=6)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--export-only", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "moodtune" / "models" / "emotion_default.onnx")
+    args = parser.parse_args(argv)
+
+    train, valid = load_data(args.data, ROOT / "runs" / "cache")
+    print(f"FER+ train {len(train)} images (soft labels), valid {len(valid)} (majority, deduplicated)")
+    config = TrainConfig(model=args.model, epochs=args.epochs, patience=args.patience, lr=args.lr,
+                         batch_size=args.batch_size, seed=args.seed, threads=args.threads)
+    if not args.export_only:
+        fit(config, train, valid, args.run, resume=args.resume)
+
+    model, meta = load_checkpoint(args.run / "best.pt")
+    probabilities = predict(model, valid.images, mean=meta["mean"], std=meta["std"])
+    scores = summarize(valid.labels, probabilities.argmax(axis=1))
+    metrics = {"ferplus_valid_dedup": {k: scores[k] for k in ("n", "accuracy", "macro_f1", "recall")},
+               "protocol": "FER+ majority labels, 7 KDEF classes, Valid minus images pixel-identical to Train; "
+                           "aligned 48x48 crops as distributed (no detector)"}
+    training = {"data": "FER+ Train (FER2013 images, FER+ 10-rater votes as soft targets over 7 classes)",
+                "selection": "best FER+ Valid accuracy (early stopping, patience "
+                             f"{meta['config']['patience']})",
+                "best_epoch": meta["record"]["epoch"], "config": meta["config"], "n_train": meta["n_train"],
+                "command": f"python scripts/train_ferplus.py --run {args.run.as_posix()} --model {args.model} "
+                           f"--epochs {args.epochs} --seed {args.seed}"}
+    card = card_from_checkpoint(meta, training=training, metrics=metrics, licence=LICENCE)
+    export_onnx(model, card, args.out)
+    x = ((valid.images[:64, None].astype(np.float32) / 255.0) - meta["mean"]) / meta["std"]
+    print(f"exported {args.out} (+ .json); FER+ Valid accuracy {scores['accuracy']:.4f}, "
+          f"macro-F1 {scores['macro_f1']:.4f}; ONNX vs torch max diff "
+          f"{max_difference_to_torch(model, args.out, inputs=x):.2e}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
