@@ -23,3 +23,7 @@ class NoFaceError(MoodtuneError):
 
 class LibraryError(MoodtuneError):
     """The music library (SQLite store, catalogue, import file) could not be used."""
+
+
+class ExportError(MoodtuneError):
+    """A playlist could not be written (unknown format, missing folder, no permission)."""

@@ -100,10 +100,13 @@ def test_probabilities_give_the_blended_target(library):
 def test_to_dict_is_json(library):
     playlist = recommend(probabilities=np.full(7, 1 / 7, dtype=np.float32), n=3, library=library)
     data = json.loads(json.dumps(playlist.to_dict()))
-    assert set(data) == {"emotion", "target", "picks"}
+    # The keys the CLI's --json has always had, plus the path's.
+    assert set(data) == {"emotion", "target", "picks", "strategy", "path", "session", "notes"}
     assert set(data["target"]) == {"valence", "arousal"}
+    assert data["strategy"] == "match" and len(data["path"]) == 3 and data["session"] is None
     assert len(data["picks"]) == 3
-    assert set(data["picks"][0]) == {"song", "distance", "reason"}
+    assert set(data["picks"][0]) == {"song", "distance", "reason", "step", "point", "familiar"}
+    assert [pick["step"] for pick in data["picks"]] == [1, 2, 3]
     assert data["picks"][0]["song"]["song_id"] == playlist.picks[0].song.song_id
 
 

@@ -1,7 +1,12 @@
 """The ``moodtune`` command line.
 
-Exit status: 0 success, 2 bad input (one line on stderr naming the file and what to do), 130 interrupted.
-Machine-readable output (``--json``, ``--csv``) goes to stdout; notes and errors go to stderr.
+Exit status: 0 success, 1 declined (``forget`` not confirmed), 2 bad input (one line on stderr naming the
+file and what to do), 130 interrupted. Machine-readable output (``--json``, ``--csv``) goes to stdout; notes
+and errors go to stderr.
+
+``recommend`` records each playlist as a session in the library file; ``feedback`` attaches like / skip /
+played to a song (and by default to the latest session that held it); ``history`` shows what was recorded,
+``forget`` erases it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from pathlib import Path
 
 from moodtune.emotions import EMOTIONS, check_probabilities, one_hot, parse_emotion
 from moodtune.errors import MoodtuneError, NoFaceError, ParameterError
+from moodtune.recommend.strategies import names as strategy_names
+from moodtune.training.cli import add_training_commands
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 EXIT_BAD_INPUT = 2
@@ -36,6 +43,17 @@ def _describe(result) -> str:
 def cmd_recommend(args) -> int:
     from moodtune.music import Library
     from moodtune.recommend import recommend
+    from moodtune.recommend.export import check_destination
+    from moodtune.recommend.strategies import get_strategy
+
+    # Options first, so a typo is reported before a photo is read or a session recorded.
+    if args.format and not args.export:
+        raise ParameterError("--format names the format of an --export FILE; give --export too")
+    if args.max_per_artist < 0:
+        raise ParameterError(f"--max-per-artist must be 0 (no limit) or more, got {args.max_per_artist}")
+    strategy = get_strategy(args.strategy or ("goal" if args.goal is not None else "match"), goal=args.goal)
+    if args.export:
+        check_destination(args.export, args.format)
 
     report: dict = {}
     if args.emotion:
@@ -58,15 +76,122 @@ def cmd_recommend(args) -> int:
             print(f"{path}: face {args.face} of {len(results)} at {tuple(chosen.face.box)}: {_describe(chosen)}")
 
     with Library(args.db) as library:
-        playlist = recommend(probabilities=probabilities, n=args.n, library=library)
+        playlist = recommend(probabilities=probabilities, n=args.n, library=library, strategy=strategy,
+                             seed=args.seed, max_per_artist=args.max_per_artist or None,
+                             avoid_recent=args.avoid_recent, record=True)
+    for note in playlist.notes:
+        print(f"moodtune: note: {note}", file=sys.stderr)
+    if args.export:
+        _export(playlist, args.export, args.format)
     if args.json:
         print(json.dumps({**report, "playlist": playlist.to_dict()}, indent=2))
         return 0
     v, a = playlist.target
-    print(f"Mood: {playlist.emotion} (valence {v:.2f}, arousal {a:.2f}). {len(playlist.picks)} songs:")
+    heading = f"Mood: {playlist.emotion} (valence {v:.2f}, arousal {a:.2f})."
+    if playlist.strategy == "match":
+        heading += f" {len(playlist.picks)} songs"
+    else:
+        heading += f" {playlist.strategy}: {len(playlist.picks)} songs, one step each"
+    print(f"{heading} (session {playlist.session}):")
     for i, pick in enumerate(playlist.picks, 1):
         song = pick.song
-        print(f"{i:3d}. {song.title} — {song.artist}  [v {song.valence:.2f}, a {song.arousal:.2f}]  {pick.reason}")
+        print(f"{i:3d}. {song.title} — {song.artist}  [v {song.valence:.2f}, a {song.arousal:.2f}]  {pick.reason}"
+              f"  ({song.song_id})")
+    return 0
+
+
+def _export(playlist, path: str, format: str | None) -> None:
+    from moodtune.recommend.export import export, format_for
+
+    written = export(playlist, path, format=format)
+    name = format_for(path, format)
+    print(f"moodtune: wrote {len(playlist.picks)} songs to {written} ({name})", file=sys.stderr)
+    if name == "m3u8" and not any(pick.song.path for pick in playlist.picks):
+        print(f"moodtune: note: none of these songs is a file on this computer, so {written} lists them as "
+              "comments a player skips; --export with .xspf, .json or .csv keeps them as entries", file=sys.stderr)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _library_path(args) -> Path:
+    from moodtune.music import default_path
+
+    return Path(args.db) if args.db else default_path()
+
+
+def cmd_feedback(args) -> int:
+    from moodtune.music import Library
+
+    with Library(args.db) as library:
+        session = args.session if args.session is not None else library.latest_session_with(args.song_id)
+        library.record(args.song_id, args.kind, session=session)  # checks the song and the session
+        song = library.get(args.song_id)
+    where = f"in session {session}" if session is not None else "outside any session"
+    print(f"recorded {args.kind}: {song.title} — {song.artist} ({song.song_id}), {where}")
+    return 0
+
+
+def cmd_history(args) -> int:
+    from moodtune.music import Library
+
+    if args.limit is not None and args.limit < 1:
+        raise ParameterError(f"--limit must be 1 or more, got {args.limit}")
+    if not _library_path(args).exists():
+        print(json.dumps({"sessions": [], "events_outside_sessions": []}) if args.json
+              else f"no history: {_library_path(args)} does not exist yet")
+        return 0
+    with Library(args.db) as library:
+        sessions = library.history(limit=args.limit)
+        loose = library.events(session=None)
+        if args.json:
+            print(json.dumps({"sessions": [s.to_dict() for s in sessions],
+                              "events_outside_sessions": [e.to_dict() for e in loose]}, indent=2,
+                             ensure_ascii=False))
+            return 0
+        if not sessions and not loose:
+            print(f"no history recorded in {library.path}")
+            return 0
+
+        def name(song_id: str) -> str:
+            song = library.get(song_id)
+            return f"{song.title} — {song.artist} ({song_id})" if song else f"{song_id} (no longer in the library)"
+
+        for session in sessions:
+            counts = ", ".join(f"{sum(e.kind == kind for e in session.events)} {label}"
+                               for kind, label in (("like", "liked"), ("skip", "skipped"), ("played", "played")))
+            when = session.started_at.replace("T", " ").replace("+00:00", " UTC")
+            print(f"session {session.session_id}  {when}  {session.emotion}  {session.strategy}  "
+                  f"{len(session.songs)} songs  ({counts})")
+            for event in session.events:
+                print(f"    {event.kind:<6} {name(event.song_id)}")
+        if loose:
+            print("feedback outside sessions:")
+            for event in loose:
+                print(f"    {event.kind:<6} {name(event.song_id)}  {event.at}")
+    return 0
+
+
+def cmd_forget(args) -> int:
+    from moodtune.music import Library
+
+    path = _library_path(args)
+    if not path.exists():
+        print(f"nothing to forget: {path} does not exist")
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ParameterError(f"forget erases every session and all feedback in {path}; run it in a terminal "
+                                 "to confirm, or add --yes")
+        print(f"Erase every session and all feedback in {path}? The songs stay. [y/N] ", end="", file=sys.stderr,
+              flush=True)
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            print("nothing erased", file=sys.stderr)
+            return 1
+    with Library(args.db) as library:
+        sessions, events = library.forget()
+    print(f"erased {_count(sessions, 'session')} and {_count(events, 'feedback event')} from {path}")
     return 0
 
 
@@ -138,15 +263,45 @@ def build_parser() -> argparse.ArgumentParser:
                        help="face detector (auto: YuNet, Haar when YuNet is unavailable)")
         p.add_argument("--model", default="emotion_default", help="shipped model name or an .onnx file")
 
+    def add_db_option(p):
+        p.add_argument("--db", help="library database (default: moodtune's file in your user data folder)")
+
     rec = sub.add_parser("recommend", help="a playlist for the mood read from a photo, or named with --emotion")
     rec.add_argument("photo", nargs="?", help="photo with a face (not needed with --emotion)")
     rec.add_argument("-n", type=int, default=10, help="number of songs (default 10)")
     rec.add_argument("--face", type=int, default=1, help="which face, largest first (default 1)")
     rec.add_argument("--emotion", help=f"skip the photo: one of {', '.join(EMOTIONS)}")
+    rec.add_argument("--strategy", help=f"{' | '.join(strategy_names())}: stay with the mood (default), brighten "
+                     "it, calm it, or go to --goal")
+    rec.add_argument("--goal", metavar="V,A", help="valence,arousal from 0 to 1 to go toward, e.g. 0.8,0.3")
+    rec.add_argument("--seed", type=int, help="vary the choice among equally fitting songs; same seed, same list")
+    rec.add_argument("--max-per-artist", type=int, default=2, metavar="N", help="default 2; 0 for no limit")
+    rec.add_argument("--avoid-recent", type=int, default=3, metavar="N",
+                     help="leave out songs of the last N sessions (default 3; 0 to allow them)")
+    rec.add_argument("--export", metavar="FILE", help="also write the playlist to FILE (.m3u8, .xspf, .json, .csv)")
+    rec.add_argument("--format", choices=["m3u8", "xspf", "json", "csv"], help="format of --export FILE")
     rec.add_argument("--json", action="store_true", help="print one JSON object")
-    rec.add_argument("--db", help="library database (default: moodtune's file in your user data folder)")
+    add_db_option(rec)
     add_model_options(rec)
     rec.set_defaults(run=cmd_recommend)
+
+    fb = sub.add_parser("feedback", help="like, skip or mark as played a song of a playlist")
+    fb.add_argument("song_id", help="the song's id, as recommend prints it (e.g. deezer:7435008)")
+    fb.add_argument("kind", choices=["like", "skip", "played"])
+    fb.add_argument("--session", type=int, help="session it belongs to (default: the latest one with this song)")
+    add_db_option(fb)
+    fb.set_defaults(run=cmd_feedback)
+
+    hist = sub.add_parser("history", help="recorded sessions and feedback, newest first")
+    hist.add_argument("--json", action="store_true", help="print one JSON object")
+    hist.add_argument("--limit", type=int, metavar="N", help="only the latest N sessions")
+    add_db_option(hist)
+    hist.set_defaults(run=cmd_history)
+
+    forget = sub.add_parser("forget", help="erase every recorded session and all feedback (songs stay)")
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_db_option(forget)
+    forget.set_defaults(run=cmd_forget)
 
     det = sub.add_parser("detect", help="faces and their expression probabilities, one row per face")
     det.add_argument("photos", nargs="+", help="photos or folders of photos")
@@ -156,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--annotate", metavar="OUT", help="save a copy with boxes and labels (a folder for several)")
     add_model_options(det)
     det.set_defaults(run=cmd_detect)
+    add_training_commands(sub)
     return parser
 
 

@@ -1,5 +1,6 @@
-"""Songs and where they sit in valence/arousal space: the shipped catalogue and the SQLite library."""
+"""Songs and where they sit in valence/arousal space: the shipped catalogue, the SQLite library and its history."""
 
-from moodtune.music.library import Library, Song, default_path
+from moodtune.music.history import Event, SessionRecord
+from moodtune.music.library import Library, Song, SongTable, default_path
 
-__all__ = ["Library", "Song", "default_path"]
+__all__ = ["Event", "Library", "SessionRecord", "Song", "SongTable", "default_path"]

@@ -2,7 +2,12 @@
 
 A run lives in one folder: ``last.pt`` (everything needed to resume: weights, optimiser, epoch, history,
 random states) is written after every epoch, ``best.pt`` whenever validation accuracy improves, and
-``history.json`` for people. Re-running with ``resume=True`` continues where an interrupted run stopped.
+``history.json`` for people. Re-running with ``resume=True`` continues where an interrupted run stopped, and
+ends with the same weights as a run that was never interrupted.
+
+Images arrive as gray uint8 (N, S, S) of any size: they are resized once to the network's input size (the
+registry's), scaled to [0, 1], augmented, normalised, and the gray channel is repeated for 3-channel networks.
+Runs on CUDA when it is available, else on the CPU.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from moodtune.training.datasets import FaceSet
+from moodtune.errors import ParameterError
+from moodtune.training.datasets import FaceSet, resize_images
 from moodtune.training.metrics import summarize
 from moodtune.training.models import create_model, model_spec
 
@@ -35,6 +42,7 @@ class TrainConfig:
     augment: bool = True
     class_balance: str = "sqrt"  # "none", "sqrt" (weights ∝ 1/sqrt(frequency)) or "inverse"
     threads: int = 0  # 0 = torch's default
+    weights: str | None = None  # None: the registry's default (ImageNet for efficientnet_lite0); "none"; a file
 
 
 def seed_everything(seed: int) -> None:
@@ -93,90 +101,184 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return x
 
 
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, H, W) gray -> float (N, 1, H, W) in [0, 1]; normalisation comes after augmentation."""
-    return torch.from_numpy(images).float().unsqueeze(1) / 255.0
+def to_tensor(images: np.ndarray, *, channels: int = 1) -> torch.Tensor:
+    """uint8 (N, H, W) gray -> float (N, C, H, W) in [0, 1]; normalisation comes after augmentation."""
+    return expand_channels(torch.from_numpy(np.ascontiguousarray(images)).float().unsqueeze(1) / 255.0, channels)
+
+
+def expand_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """(N, 1, H, W) -> (N, channels, H, W) by repeating the gray channel (a view; no copy)."""
+    return x if channels == 1 else x.expand(-1, channels, -1, -1)
 
 
 def normalize(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     return (x - mean) / std
 
 
+def pick_device(device: str | None = None) -> torch.device:
+    """``device`` if given, else CUDA when present, else the CPU."""
+    if device in (None, "auto"):
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
 @torch.no_grad()
-def predict(model, images: np.ndarray, *, mean: float, std: float, batch_size: int = 256) -> np.ndarray:
-    """Softmax probabilities of shape (N, 7) for uint8 gray images of shape (N, H, W)."""
+def predict(model, images: np.ndarray, *, mean: float, std: float, batch_size: int = 256,
+            input_size: int | None = None, channels: int = 1) -> np.ndarray:
+    """Softmax probabilities of shape (N, 7) for uint8 gray images of shape (N, H, W).
+
+    ``input_size`` resizes the images first (None: as they are); ``channels`` = 3 repeats the gray channel.
+    Runs on the device the model is on.
+    """
     model.eval()
+    device = next(model.parameters()).device
+    if input_size is not None:
+        images = resize_images(images, input_size)
     out = []
     for start in range(0, len(images), batch_size):
         x = normalize(to_tensor(images[start:start + batch_size]), mean, std)
-        x = x.contiguous(memory_format=torch.channels_last)
-        out.append(torch.softmax(model(x), dim=1).numpy())
+        x = expand_channels(x, channels).to(device).contiguous(memory_format=torch.channels_last)
+        out.append(torch.softmax(model(x), dim=1).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 7), np.float32)
 
 
+class _Progress:
+    """Per-batch progress: a tqdm bar with live loss/accuracy on a terminal, a plain line per tenth otherwise."""
+
+    def __init__(self, mode: str, epoch: int, total: int, log):
+        if mode == "auto":
+            mode = "bar" if sys.stderr.isatty() else "plain"
+        self.mode, self.epoch, self.total, self.log, self.done = mode, epoch, total, log, 0
+        self.bar = None
+        if mode == "bar":
+            try:
+                from tqdm import tqdm
+            except ImportError:  # tqdm is in the train extra, but a bar is not worth failing for
+                self.mode = "plain"
+            else:
+                self.bar = tqdm(total=total, desc=f"epoch {epoch}", unit="batch", leave=False, file=sys.stderr,
+                                dynamic_ncols=True)
+        self.every = max(1, math.ceil(total / 10))
+
+    def update(self, loss: float, accuracy: float) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.3f}", refresh=False)
+        elif self.mode == "plain" and self.total >= 20 and self.done % self.every == 0 and self.done < self.total:
+            self.log(f"  epoch {self.epoch}  batch {self.done}/{self.total}  loss {loss:.4f}  acc {accuracy:.3f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def fit(config: TrainConfig, train: FaceSet, valid: FaceSet, run_dir, *, resume: bool = False,
-        log=print) -> dict:
+        log=print, progress: str = "none", info: dict | None = None, device: str | None = None) -> dict:
     """Train ``config.model`` on ``train``, select on ``valid`` accuracy; return the best epoch's record.
 
     Writes ``run_dir/last.pt``, ``run_dir/best.pt`` and ``run_dir/history.json``.
+
+    Parameters
+    ----------
+    train, valid : FaceSet
+        Gray images of any size (resized to the network's input size here).
+    resume : bool
+        Continue from ``run_dir/last.pt`` when it exists.
+    log : callable
+        Receives one line per epoch (and per tenth of an epoch with ``progress="plain"``).
+    progress : {"none", "auto", "bar", "plain"}
+        Per-batch progress; "auto" is a tqdm bar on a terminal, plain lines otherwise.
+    info : dict, optional
+        Stored in the checkpoints' ``meta`` (data, split, crop rule) for the model card.
+    device : str, optional
+        "cpu", "cuda", ...; default CUDA when present.
+
+    Returns
+    -------
+    dict
+        ``best_epoch``, ``best_accuracy`` (validation), ``epochs`` run, ``stopped_early``.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if config.threads:
         torch.set_num_threads(config.threads)
+    if len(train) == 0 or len(valid) == 0:
+        raise ParameterError(f"need training and validation images, got {len(train)} and {len(valid)}")
     seed_everything(config.seed)
     spec = model_spec(config.model)
-    model = create_model(config.model).to(memory_format=torch.channels_last)
+    device = pick_device(device)
+    last = run_dir / "last.pt"
+    resuming = resume and last.exists()
+    checkpoint = torch.load(last, map_location="cpu", weights_only=False) if resuming else None
+    if checkpoint is not None and checkpoint["meta"]["config"]["model"] != config.model:
+        raise ParameterError(f"{last}: this run trains {checkpoint['meta']['config']['model']!r}, not "
+                             f"{config.model!r}; resume with the same model or choose another run folder")
+    # Pretrained weights matter only for a fresh start; a resumed run loads its own.
+    weights = None if resuming else (config.weights if config.weights is not None else spec.default_weights)
+    model = create_model(config.model, weights=weights).to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     # Cosine decay over the planned epochs; early stopping may end sooner.
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    mean = float(train.images.mean() / 255.0)
-    std = float(train.images.std() / 255.0)
-    weights = class_weights(train.targets, config.class_balance)
+    train_images = resize_images(train.images, spec.input_size)
+    valid_images = resize_images(valid.images, spec.input_size)
+    # Pretrained networks keep the normalisation their weights were trained with; others use the data's.
+    mean = spec.mean if spec.mean is not None else float(train_images.mean() / 255.0)
+    std = spec.std if spec.std is not None else float(train_images.std() / 255.0)
+    weights_per_class = class_weights(train.targets, config.class_balance).to(device)
     generator = torch.Generator().manual_seed(config.seed)
     state = {"epoch": 0, "best_accuracy": -1.0, "best_epoch": 0, "history": []}
 
-    last = run_dir / "last.pt"
-    if resume and last.exists():
-        checkpoint = torch.load(last, weights_only=False)
+    if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
         generator.set_state(checkpoint["generator"])
         torch.set_rng_state(checkpoint["torch_rng"])
         state = checkpoint["state"]
+        mean, std = checkpoint["meta"]["mean"], checkpoint["meta"]["std"]
         log(f"resumed {run_dir} after epoch {state['epoch']} (best {state['best_accuracy']:.4f})")
 
-    images = to_tensor(train.images)
+    images = torch.from_numpy(train_images)  # uint8: 4x less memory than float for large inputs
     targets = torch.from_numpy(train.targets)
     meta = {"config": asdict(config), "mean": mean, "std": std, "input_size": spec.input_size,
-            "channels": spec.channels, "n_train": len(train), "n_valid": len(valid)}
+            "channels": spec.channels, "n_train": len(train), "n_valid": len(valid), "weights": weights,
+            **(info or {})}
+    if checkpoint is not None:
+        meta["weights"] = checkpoint["meta"].get("weights")
 
     while state["epoch"] < config.epochs and state["epoch"] - state["best_epoch"] < config.patience:
         epoch = state["epoch"] + 1
         model.train()
         started = time.time()
         order = torch.randperm(len(images), generator=generator)
-        total, seen = 0.0, 0
+        total, hits, seen = 0.0, 0, 0
+        bar = _Progress(progress, epoch, math.ceil(len(order) / config.batch_size), log)
         for start in range(0, len(order), config.batch_size):
             index = order[start:start + config.batch_size]
-            x = images[index]
+            x = images[index].float().unsqueeze(1) / 255.0
             if config.augment:
                 x = augment_batch(x, generator)
-            x = normalize(x, mean, std).contiguous(memory_format=torch.channels_last)
+            x = expand_channels(normalize(x, mean, std), spec.channels)
+            x = x.to(device).contiguous(memory_format=torch.channels_last)
+            y = targets[index].to(device)
             logits = model(x)
             # Soft-target cross-entropy weighted per class: handles FER+ vote distributions and one-hots alike.
-            loss = -(targets[index] * F.log_softmax(logits, dim=1) * weights).sum(dim=1).mean()
+            loss = -(y * F.log_softmax(logits, dim=1) * weights_per_class).sum(dim=1).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total += loss.item() * len(index)
+            hits += int((logits.argmax(dim=1) == y.argmax(dim=1)).sum())
             seen += len(index)
+            bar.update(total / seen, hits / seen)
+        bar.close()
         scheduler.step()
-        probabilities = predict(model, valid.images, mean=mean, std=std)
+        probabilities = predict(model, valid_images, mean=mean, std=std, channels=spec.channels)
         scores = summarize(valid.labels, probabilities.argmax(axis=1))
-        record = {"epoch": epoch, "loss": total / max(seen, 1), "val_accuracy": scores["accuracy"],
-                  "val_macro_f1": scores["macro_f1"], "seconds": round(time.time() - started, 1)}
+        record = {"epoch": epoch, "loss": total / max(seen, 1), "train_accuracy": hits / max(seen, 1),
+                  "val_accuracy": scores["accuracy"], "val_macro_f1": scores["macro_f1"],
+                  "seconds": round(time.time() - started, 1)}
         state["history"].append(record)
         state["epoch"] = epoch
         improved = scores["accuracy"] > state["best_accuracy"]
@@ -190,6 +292,8 @@ def fit(config: TrainConfig, train: FaceSet, valid: FaceSet, run_dir, *, resume:
         (run_dir / "history.json").write_text(json.dumps({"meta": meta, **state}, indent=2))
         log(f"epoch {epoch:3d}  loss {record['loss']:.4f}  val acc {record['val_accuracy']:.4f}  "
             f"macro-F1 {record['val_macro_f1']:.4f}  {record['seconds']:.0f}s{'  *best' if improved else ''}")
-    if state["epoch"] - state["best_epoch"] >= config.patience:
+    stopped_early = state["epoch"] - state["best_epoch"] >= config.patience
+    if stopped_early:
         log(f"early stop: no gain for {config.patience} epochs; best epoch {state['best_epoch']}")
-    return {"best_epoch": state["best_epoch"], "best_accuracy": state["best_accuracy"], "epochs": state["epoch"]}
+    return {"best_epoch": state["best_epoch"], "best_accuracy": state["best_accuracy"], "epochs": state["epoch"],
+            "stopped_early": stopped_early}

