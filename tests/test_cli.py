@@ -141,21 +141,9 @@ def test_console_entry_point_runs_as_a_module(tmp_path):
 # ------------------------------------------------------------------------------------ strategies, feedback, history
 
 
-@pytest.fixture(scope="module")
-def template_db(tmp_path_factory):
-    """A library of the shipped catalogue, loaded once; each test gets its own copy."""
-    from moodtune.music import Library
-
-    path = tmp_path_factory.mktemp("template") / "library.sqlite3"
-    Library(path).close()
-    return path
-
-
 @pytest.fixture
-def db(template_db, tmp_path):
-    import shutil
-
-    return shutil.copy(template_db, tmp_path / "library.sqlite3")
+def db(fresh_db):
+    return fresh_db
 
 
 def recommend_json(capsys, db, *argv):
@@ -313,7 +301,7 @@ def test_forget_asks_refuses_without_a_terminal_and_erases_with_yes(capsys, db, 
 def test_empty_library_gives_a_clear_message(capsys, tmp_path):
     from moodtune.music import Library
 
-    from .test_recommend import write_catalogue
+    from .conftest import write_catalogue
 
     empty = tmp_path / "empty.sqlite3"
     Library(empty, catalogue=write_catalogue(tmp_path / "empty.csv", [])).close()

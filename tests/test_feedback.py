@@ -3,7 +3,6 @@
 Every database lives under tmp_path, never in the user's data folder.
 """
 
-import shutil
 import sqlite3
 
 import pytest
@@ -19,19 +18,9 @@ from .test_recommend import small_library
 SAD = to_point(one_hot("sad"))
 
 
-@pytest.fixture(scope="module")
-def catalogue_db(tmp_path_factory):
-    """A library of the shipped catalogue, loaded once; tests work on copies."""
-    path = tmp_path_factory.mktemp("template") / "library.sqlite3"
-    Library(path).close()
-    return path
-
-
 @pytest.fixture
-def library(catalogue_db, tmp_path):
-    path = tmp_path / "library.sqlite3"
-    shutil.copy(catalogue_db, path)
-    with Library(path) as lib:
+def library(fresh_db):
+    with Library(fresh_db) as lib:
         yield lib
 
 

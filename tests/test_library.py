@@ -7,18 +7,10 @@ import pytest
 
 from moodtune.errors import LibraryError, ParameterError
 from moodtune.music import Library, Song
-from moodtune.music.catalogue import catalogue_sha256, format_catalogue, read_catalogue
+from moodtune.music.catalogue import catalogue_sha256, read_catalogue
 from moodtune.music.library import SCHEMA_VERSION
 
-
-def write_catalogue(path, songs):
-    """Write (song_id, title, artist, valence, arousal) tuples as a catalogue CSV."""
-    rows = [{"song_id": sid, "title": title, "artist": artist, "valence": f"{v:.4f}", "arousal": f"{a:.4f}",
-             "source": sid.split(":")[0], "source_id": sid.split(":")[1], "provenance": "rated"}
-            for sid, title, artist, v, a in songs]
-    path.write_bytes(format_catalogue(rows))
-    return path
-
+from .conftest import write_catalogue
 
 SMALL = [
     ("t:1", "Glad", "A", 0.80, 0.70),

@@ -9,18 +9,10 @@ import pytest
 from moodtune.emotions import EMOTIONS, nearest_emotion, one_hot, to_point
 from moodtune.errors import LibraryError, ParameterError
 from moodtune.music import Library
-from moodtune.music.catalogue import format_catalogue
 from moodtune.recommend import Pick, Playlist, describe, recommend
 from moodtune.recommend.playlist import reason
 
-
-def write_catalogue(path, songs):
-    """Write (song_id, title, artist, valence, arousal) tuples as a catalogue CSV."""
-    rows = [{"song_id": sid, "title": title, "artist": artist, "valence": f"{v:.4f}", "arousal": f"{a:.4f}",
-             "source": sid.split(":")[0], "source_id": sid.split(":")[1], "provenance": "rated"}
-            for sid, title, artist, v, a in songs]
-    path.write_bytes(format_catalogue(rows))
-    return path
+from .conftest import write_catalogue
 
 
 def small_library(tmp_path, songs, name="small"):

@@ -83,7 +83,8 @@ def to_xspf(playlist: Playlist) -> str:
     add(root, "title", title(playlist))
     add(root, "creator", "moodtune")
     v, a = playlist.target
-    add(root, "annotation", f"{playlist.strategy} for a {playlist.emotion} mood (valence {v:.2f}, arousal {a:.2f})")
+    add(root, "annotation",
+        f"{playlist.strategy} playlist for a mood read as {playlist.emotion} (valence {v:.2f}, arousal {a:.2f})")
     tracks = add(root, "trackList")
     for pick in playlist.picks:
         track = add(tracks, "track")
