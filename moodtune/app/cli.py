@@ -19,6 +19,8 @@ from pathlib import Path
 
 from moodtune.emotions import EMOTIONS, check_probabilities, one_hot, parse_emotion
 from moodtune.errors import MoodtuneError, NoFaceError, ParameterError
+from moodtune.music.cli import add_library_commands
+from moodtune.music.lyrics_cli import add_lyrics_commands
 from moodtune.recommend.strategies import names as strategy_names
 from moodtune.training.cli import add_training_commands
 
@@ -254,6 +256,30 @@ def cmd_detect(args) -> int:
     return EXIT_BAD_INPUT if failures else 0
 
 
+def cmd_serve(args) -> int:
+    try:
+        from moodtune.app.server import serve
+    except ImportError as exc:
+        raise ParameterError(f"moodtune serve needs the app extra ({exc.name} is missing): "
+                             "pip install 'moodtune[app]'") from None
+    if not 0 <= args.port <= 65535:
+        raise ParameterError(f"--port must be from 0 to 65535, got {args.port}")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"moodtune: note: listening on {args.host}: other computers may reach the API", file=sys.stderr)
+    print(f"moodtune: open http://{args.host}:{args.port}/ (API docs at /docs); Ctrl+C stops", file=sys.stderr)
+    serve(host=args.host, port=args.port, db_path=args.db, model=args.model)
+    return 0
+
+
+def _add_serve_command(sub, add_db_option) -> None:
+    srv = sub.add_parser("serve", help="the web page and HTTP API (needs the app extra)")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer)")
+    srv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    srv.add_argument("--model", default="emotion_default", help="shipped model name or an .onnx file")
+    add_db_option(srv)
+    srv.set_defaults(run=cmd_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moodtune", description="Read a facial expression, get music that fits.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -311,7 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--annotate", metavar="OUT", help="save a copy with boxes and labels (a folder for several)")
     add_model_options(det)
     det.set_defaults(run=cmd_detect)
+    _add_serve_command(sub, add_db_option)
     add_training_commands(sub)
+    add_library_commands(sub)
+    add_lyrics_commands(sub)
     return parser
 
 

@@ -1,8 +1,10 @@
 """The music library: an SQLite store of songs with their valence/arousal positions, and the listener's history.
 
-A new library is filled with the shipped catalogue (``moodtune/data/catalogue.csv``) on first open. The
-schema leaves room for what comes later (user imports with a file ``path``, per-song ``confidence`` and
-``dominance``): ``meta.schema_version`` says which layout a file has.
+A new library is filled with the shipped catalogue (``moodtune/data/catalogue.csv``) on first open. User
+imports (:mod:`moodtune.music.importer`) add songs with ``source`` ``user``, a file ``path`` where there is one,
+their ``provenance`` and ``confidence`` (and ``dominance`` where known) through :meth:`Library.add_songs`, one
+transaction per batch; the layout already had those columns, so they need no new schema version.
+``meta.schema_version`` says which layout a file has.
 
 Schema versions: 1 = ``meta`` and ``songs``; 2 adds the history tables of :mod:`moodtune.music.history`
 (sessions, their songs, like/skip/played events). A version-1 file is migrated in place on open, keeping
@@ -333,6 +335,59 @@ class Library:
                 songs = [Song(*row) for row in conn.execute(f"SELECT {_SONG_COLUMNS} FROM songs ORDER BY song_id")]
             self._cache = SongTable.build(songs)
         return self._cache
+
+    # ------------------------------------------------------------------------------------------ imports
+
+    def existing(self, song_ids: Iterable[str]) -> set[str]:
+        """Which of ``song_ids`` the library already holds (one indexed lookup per id, no full read)."""
+        with self._sql() as conn:
+            return {sid for sid in song_ids
+                    if conn.execute("SELECT 1 FROM songs WHERE song_id = ?", (sid,)).fetchone()}
+
+    def placements(self) -> list[tuple[str, str, float, float, str]]:
+        """(artist, title, valence, arousal, provenance) of every song, in ``song_id`` order."""
+        with self._sql() as conn:
+            return conn.execute("SELECT artist, title, valence, arousal, provenance FROM songs "
+                                "ORDER BY song_id").fetchall()
+
+    def add_songs(self, rows: list[dict]) -> int:
+        """Insert songs in one transaction: all of them or, if anything fails or interrupts it, none.
+
+        Parameters
+        ----------
+        rows : list of dict
+            Keys ``song_id, title, artist, valence, arousal, dominance, source, source_id, provenance,
+            confidence, path``. A ``song_id`` already present is left as it is (so importing twice adds nothing).
+
+        Returns
+        -------
+        int
+            How many were new.
+        """
+        with self._sql() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                before = conn.total_changes
+                conn.executemany(
+                    # ON CONFLICT, not INSERT OR IGNORE: that would also drop rows that break a CHECK silently.
+                    "INSERT INTO songs (song_id, title, artist, valence, arousal, dominance, source, "
+                    "source_id, provenance, confidence, path) VALUES (:song_id, :title, :artist, :valence, "
+                    ":arousal, :dominance, :source, :source_id, :provenance, :confidence, :path) "
+                    "ON CONFLICT (song_id) DO NOTHING", rows)
+                added = conn.total_changes - before
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        if added:
+            self._cache = None
+        return added
+
+    def song_details(self) -> list[tuple[float, float, str, float | None]]:
+        """(valence, arousal, provenance, confidence) of every song, for statistics."""
+        with self._sql() as conn:
+            return conn.execute("SELECT valence, arousal, provenance, confidence FROM songs").fetchall()
 
     # ------------------------------------------------------------------------------------------ history
 
