@@ -286,3 +286,14 @@ def test_library_work_runs_on_one_thread(fresh_db):
             return c.post("/api/playlist", json={"emotion": EMOTIONS[i % 7], "n": 3}).status_code
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             assert list(pool.map(ask, range(16))) == [200] * 16
+
+
+def test_requests_for_other_host_names_are_refused(fresh_db):
+    # What serve() sets up on loopback: a page on another site that rebinds its name to 127.0.0.1 is refused.
+    app = create_app(db_path=fresh_db, allowed_hosts=server.LOOPBACK_HOSTS)
+    with TestClient(app, base_url="http://127.0.0.1:8000") as c:
+        assert c.get("/api/health").status_code == 200
+        assert c.get("/api/health", headers={"host": "localhost:8000"}).status_code == 200
+        assert c.get("/api/health", headers={"host": "[::1]:8000"}).status_code == 200
+        message = assert_error(c.get("/api/health", headers={"host": "evil.example:8000"}), 400)
+        assert "127.0.0.1" in message

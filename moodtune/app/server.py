@@ -86,6 +86,10 @@ def _status_for(err: MoodtuneError) -> int:
     return 422
 
 
+#: Names a browser may use for a server on this computer only.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
 
@@ -224,7 +228,7 @@ def _check_range(header: str | None, size: int) -> str | None:
 
 def create_app(*, db_path=None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD, model: str = "emotion_default",
                detector: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
-               analysis_side: int = DEFAULT_ANALYSIS_SIDE) -> FastAPI:
+               analysis_side: int = DEFAULT_ANALYSIS_SIDE, allowed_hosts=None) -> FastAPI:
     """The FastAPI application.
 
     Parameters
@@ -240,6 +244,10 @@ def create_app(*, db_path=None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD, mode
         Images claiming more pixels are refused before decoding (413).
     analysis_side : int
         Longer side, in pixels, of the copy faces are searched on.
+    allowed_hosts : collection of str, optional
+        Host names (without port) requests may be addressed to; others get 400. ``serve`` sets this to the
+        loopback names when it listens on loopback, so a web page elsewhere cannot reach the server through
+        DNS rebinding. None accepts any host.
     """
     library = _LibraryThread(db_path)
 
@@ -260,6 +268,17 @@ def create_app(*, db_path=None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD, mode
                   description="Read a facial expression, get music that fits or lifts the mood.")
     app.add_middleware(_BodyLimit, limit=max_upload_bytes + _MULTIPART_OVERHEAD)
     app.state.library = library
+
+    if allowed_hosts is not None:
+        allowed = {name.lower() for name in allowed_hosts}
+
+        @app.middleware("http")
+        async def check_host(request: Request, call_next):
+            # request.url.hostname drops the port and the brackets of an IPv6 address.
+            if (request.url.hostname or "").lower() not in allowed:
+                return _error(400, "this server answers only requests addressed to "
+                                   f"{', '.join(sorted(allowed))}; open it by one of those names")
+            return await call_next(request)
 
     @app.exception_handler(MoodtuneError)
     async def moodtune_error(request, exc: MoodtuneError):
@@ -441,6 +460,8 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, db_path=None, log_level:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import uvicorn
 
+    loopback = host in LOOPBACK_HOSTS
+    options.setdefault("allowed_hosts", LOOPBACK_HOSTS | {host} if loopback else None)
     uvicorn.run(create_app(db_path=db_path, **options), host=host, port=port, log_level=log_level,
                 access_log=False, timeout_graceful_shutdown=3)
 
