@@ -40,10 +40,8 @@ def timed(fn, *, repeat: int) -> float:
 def ferplus_accuracy(model, ferplus: Path) -> dict:
     train = read_ferplus(ferplus, split="FER2013Train")
     valid = drop_duplicates_of(read_ferplus(ferplus, split="FER2013Valid", label_mode="majority"), train)
-    card = model.card
-    x = valid.images[:, None].astype(np.float32) / 255.0
-    x = (x - np.array(card.mean, np.float32).reshape(1, -1, 1, 1)) / np.array(card.std, np.float32).reshape(1, -1, 1, 1)
-    probabilities = np.concatenate([model.predict_tensor(x[i:i + 256]) for i in range(0, len(x), 256)])
+    probabilities = np.concatenate([model.predict_tensor(model.crops_to_tensor(valid.images[i:i + 256]))
+                                    for i in range(0, len(valid), 256)])
     return summarize(valid.labels, probabilities.argmax(axis=1))
 
 

@@ -53,8 +53,12 @@ class EmotionModel:
         gray = self.card.colour == "gray"
         crops = [crop_face(image, face, margin=self.card.crop_margin, size=self.card.input_size, grayscale=gray)
                  for face in faces]
-        batch = np.stack(crops).astype(np.float32) / 255.0
-        batch = batch[:, None] if gray else batch.transpose(0, 3, 1, 2)
+        return self.crops_to_tensor(np.stack(crops))
+
+    def crops_to_tensor(self, crops: np.ndarray) -> np.ndarray:
+        """uint8 face crops, (N, S, S) gray or (N, S, S, 3) RGB as the card says, -> (N, C, S, S) float32."""
+        batch = crops.astype(np.float32) / 255.0
+        batch = batch[:, None] if self.card.colour == "gray" else batch.transpose(0, 3, 1, 2)
         return (batch - self._mean) / self._std
 
     def predict_tensor(self, batch: np.ndarray) -> np.ndarray:

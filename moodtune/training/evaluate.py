@@ -49,16 +49,14 @@ def onnx_predictor(path) -> Predictor:
 
     model = EmotionModel(path)
     card = model.card
-    mean = np.array(card.mean, dtype=np.float32).reshape(1, -1, 1, 1)
-    std = np.array(card.std, dtype=np.float32).reshape(1, -1, 1, 1)
 
     def predict(images: np.ndarray) -> np.ndarray:
         out = []
         for start in range(0, len(images), 256):
-            x = resize_images(images[start:start + 256], card.input_size).astype(np.float32)[:, None] / 255.0
+            crops = resize_images(images[start:start + 256], card.input_size)
             if card.colour == "rgb":
-                x = np.repeat(x, 3, axis=1)  # gray crops: R = G = B, as crop_face's gray is of an RGB image
-            out.append(model.predict_tensor((x - mean) / std))
+                crops = np.repeat(crops[..., None], 3, axis=3)  # gray crops: R = G = B
+            out.append(model.predict_tensor(model.crops_to_tensor(crops)))
         return np.concatenate(out) if out else np.zeros((0, len(EMOTIONS)), np.float32)
 
     return Predictor(str(path), predict, card.input_size, card.crop_margin, {"card": card.name, "format": "onnx"})
