@@ -23,6 +23,7 @@ from moodtune.training.export import (  # noqa: E402
     export_onnx,
     load_checkpoint,
     max_difference_to_torch,
+    weights_lineage,
 )
 from moodtune.training.metrics import summarize  # noqa: E402
 from moodtune.training.train import TrainConfig, fit, predict  # noqa: E402
@@ -51,6 +52,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--weights", help="start from: a checkpoint, an exported .onnx, or 'shipped' (default: "
+                                          "random initialisation)")
+    parser.add_argument("--ema", type=float, default=0.0, help="keep a moving average of the weights (e.g. 0.999)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "moodtune" / "models" / "emotion_default.onnx")
@@ -59,7 +63,8 @@ def main(argv=None) -> int:
     train, valid = load_data(args.data, ROOT / "runs" / "cache")
     print(f"FER+ train {len(train)} images (soft labels), valid {len(valid)} (majority, deduplicated)")
     config = TrainConfig(model=args.model, epochs=args.epochs, patience=args.patience, lr=args.lr,
-                         batch_size=args.batch_size, seed=args.seed, threads=args.threads)
+                         batch_size=args.batch_size, seed=args.seed, threads=args.threads, weights=args.weights,
+                         ema=args.ema)
     if not args.export_only:
         fit(config, train, valid, args.run, resume=args.resume)
 
@@ -73,8 +78,10 @@ def main(argv=None) -> int:
                 "selection": "best FER+ Valid accuracy (early stopping, patience "
                              f"{meta['config']['patience']})",
                 "best_epoch": meta["record"]["epoch"], "config": meta["config"], "n_train": meta["n_train"],
-                "command": f"python scripts/train_ferplus.py --run {args.run.as_posix()} --model {args.model} "
-                           f"--epochs {args.epochs} --seed {args.seed}"}
+                "command": " ".join(["python scripts/train_ferplus.py",
+                                     *(a for a in (argv or sys.argv[1:]) if a != "--export-only")])}
+    if args.weights:
+        training["initialised_from"] = weights_lineage(args.weights)
     card = card_from_checkpoint(meta, training=training, metrics=metrics, licence=LICENCE)
     export_onnx(model, card, args.out)
     x = ((valid.images[:64, None].astype(np.float32) / 255.0) - meta["mean"]) / meta["std"]

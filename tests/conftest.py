@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import shutil
 from pathlib import Path
 
+import cv2
 import pytest
 
+from moodtune.emotions import EMOTIONS
 from moodtune.music import Library
 from moodtune.music.catalogue import format_catalogue
+
+from .synthetic import grating
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -49,3 +54,22 @@ def write_catalogue(path, songs):
             for sid, title, artist, v, a in songs]
     path.write_bytes(format_catalogue(rows))
     return path
+
+
+@pytest.fixture(scope="session")
+def manifest(tmp_path_factory) -> Path:
+    """PNG files plus a path,label,subject CSV (labels in FER wording, to exercise the synonyms)."""
+    root = tmp_path_factory.mktemp("manifest")
+    words = {"afraid": "fear", "angry": "anger", "disgusted": "disgust", "happy": "happiness",
+             "neutral": "neutral", "sad": "sadness", "surprised": "surprise"}
+    rows = []
+    for s in range(5):
+        for label, emotion in enumerate(EMOTIONS):
+            for rep in range(2):
+                name = f"img/s{s}_{emotion}_{rep}.png"
+                (root / "img").mkdir(exist_ok=True)
+                cv2.imwrite(str(root / name), grating(label, s, rep, 56))
+                rows.append((name, words[emotion], f"person{s}"))
+    with open(root / "faces.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("path", "label", "subject"), *rows])
+    return root / "faces.csv"

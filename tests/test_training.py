@@ -26,7 +26,6 @@ from moodtune.training.datasets import (  # noqa: E402
     FaceSet,
     detect_format,
     load_cached,
-    pixel_hash,
     read_any,
     read_class_folders,
     read_fer2013_csv,
@@ -40,57 +39,15 @@ from moodtune.training.models import create_model, list_models, model_spec  # no
 from moodtune.training.train import TrainConfig, fit, predict, to_tensor  # noqa: E402
 
 from .conftest import SHARED_DATA  # noqa: E402
+from .synthetic import grating, synthetic_faces  # noqa: E402
 
 torch.set_num_threads(1)
 HAPPY = EMOTIONS.index("happy")
 
 
-def grating(label: int, subject: int, rep: int, size: int = 48) -> np.ndarray:
-    """A face stand-in: class = grating orientation, subject = brightness, rep = phase and noise."""
-    rng = np.random.default_rng(1000 * subject + 10 * label + rep)
-    y, x = np.mgrid[0:size, 0:size] / size
-    angle = label * np.pi / len(EMOTIONS)
-    wave = np.sin(2 * np.pi * 4 * (x * np.cos(angle) + y * np.sin(angle)) + rep)
-    image = 110 + 15 * subject + 60 * wave + rng.normal(0, 12, (size, size))
-    return np.clip(image, 0, 255).astype(np.uint8)
-
-
-def synthetic_faces(subjects: int = 6, reps: int = 2, size: int = 48) -> FaceSet:
-    images, labels, who = [], [], []
-    for s in range(subjects):
-        for label in range(len(EMOTIONS)):
-            for rep in range(reps):
-                images.append(grating(label, s, rep, size))
-                labels.append(label)
-                who.append(f"S{s}")
-    images = np.stack(images)
-    return FaceSet(images, np.eye(len(EMOTIONS), dtype=np.float32)[labels], np.array(who),
-                   np.array([pixel_hash(im) for im in images]), [f"{i}.png" for i in range(len(images))],
-                   source={"subjects_known": True})
-
-
 @pytest.fixture(scope="module")
 def faces() -> FaceSet:
     return synthetic_faces()
-
-
-@pytest.fixture(scope="module")
-def manifest(tmp_path_factory) -> Path:
-    """PNG files plus a path,label,subject CSV (labels in FER wording, to exercise the synonyms)."""
-    root = tmp_path_factory.mktemp("manifest")
-    words = {"afraid": "fear", "angry": "anger", "disgusted": "disgust", "happy": "happiness",
-             "neutral": "neutral", "sad": "sadness", "surprised": "surprise"}
-    rows = []
-    for s in range(5):
-        for label, emotion in enumerate(EMOTIONS):
-            for rep in range(2):
-                name = f"img/s{s}_{emotion}_{rep}.png"
-                (root / "img").mkdir(exist_ok=True)
-                cv2.imwrite(str(root / name), grating(label, s, rep, 56))
-                rows.append((name, words[emotion], f"person{s}"))
-    with open(root / "faces.csv", "w", newline="") as f:
-        csv.writer(f).writerows([("path", "label", "subject"), *rows])
-    return root / "faces.csv"
 
 
 def quick_config(**overrides) -> TrainConfig:

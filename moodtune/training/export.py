@@ -98,3 +98,88 @@ def card_from_checkpoint(meta: dict, *, training: dict, metrics: dict, licence: 
         metrics=metrics,
         licence=licence,
     )
+
+
+def state_dict_from_onnx(net: torch.nn.Module, onnx_path) -> torch.nn.Module:
+    """Load an exported conv/batch-norm network's weights back from its ONNX file into ``net``.
+
+    Export folds each batch-norm into the convolution before it, so the graph holds one (weight, bias) pair per
+    convolution. They are loaded in graph order into ``net``'s (Conv2d, BatchNorm2d) pairs, with the batch-norm
+    set to the identity (mean 0, variance 1 - eps, scale 1, shift = the folded bias): exact in eval mode. Call
+    :func:`recalibrate_batchnorm` before training, so that batch statistics match what the layers see.
+    This is how a shipped model is fine-tuned: the ONNX file is the only copy of its weights that is committed.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(onnx_path)).graph
+    arrays = {init.name: np.array(numpy_helper.to_array(init)) for init in graph.initializer}
+    convs = [(arrays[n.input[1]], arrays[n.input[2]] if len(n.input) > 2 else None)
+             for n in graph.node if n.op_type == "Conv"]
+    linears = [(arrays[n.input[1]], arrays[n.input[2]]) for n in graph.node if n.op_type == "Gemm"]
+    modules = list(net.modules())
+    pairs = [(m, modules[i + 1]) for i, m in enumerate(modules[:-1]) if isinstance(m, torch.nn.Conv2d)]
+    heads = [m for m in modules if isinstance(m, torch.nn.Linear)]
+    if len(pairs) != len(convs) or len(heads) != len(linears):
+        raise ValueError(f"{onnx_path}: {len(convs)} convolutions and {len(linears)} linear layers do not fit "
+                         f"{type(net).__name__} ({len(pairs)} and {len(heads)})")
+    with torch.no_grad():
+        for (conv, norm), (weight, bias) in zip(pairs, convs, strict=True):
+            conv.weight.copy_(torch.from_numpy(weight))
+            bias = torch.zeros(weight.shape[0]) if bias is None else torch.from_numpy(bias)
+            if isinstance(norm, torch.nn.BatchNorm2d):
+                norm.weight.fill_(1.0)
+                norm.bias.copy_(bias)
+                norm.running_mean.zero_()
+                norm.running_var.fill_(1.0 - norm.eps)
+            else:
+                conv.bias.copy_(bias)
+        for linear, (weight, bias) in zip(heads, linears, strict=True):
+            linear.weight.copy_(torch.from_numpy(weight))
+            linear.bias.copy_(torch.from_numpy(bias))
+    return net
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(net: torch.nn.Module, x: torch.Tensor) -> torch.nn.Module:
+    """Give identity batch-norms (from :func:`state_dict_from_onnx`) the statistics of the data ``x``.
+
+    Each batch-norm gets the mean and variance of its input on ``x`` (N, C, H, W), with scale and shift chosen
+    so that the layer computes exactly what it did: eval-mode outputs are unchanged, and training-mode batch
+    statistics start where the data puts them instead of renormalising the features.
+    """
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    stats = {}
+    hooks = [m.register_forward_hook(lambda m, i, o: stats.__setitem__(
+        m, (i[0].mean(dim=(0, 2, 3)), i[0].var(dim=(0, 2, 3), unbiased=False)))) for m in norms]
+    was_training = net.training
+    net.eval()(x)
+    for hook in hooks:
+        hook.remove()
+    for m in norms:
+        mean, var = stats[m]
+        # Old: (z - m0) / s0 * g0 + b0. New: (z - mean) / s * g + b with g / s = g0 / s0 and the same offset.
+        scale = m.weight / torch.sqrt(m.running_var + m.eps)
+        shift = m.bias - m.running_mean * scale
+        m.running_mean.copy_(mean)
+        m.running_var.copy_(var)
+        m.weight.copy_(scale * torch.sqrt(var + m.eps))
+        m.bias.copy_(shift + mean * scale)
+    net.train(was_training)
+    return net
+
+
+def weights_lineage(weights) -> dict:
+    """Where a fine-tuned model started, for its card: the weights argument, plus the training and metrics
+    of a shipped or exported model's card when it started from one (so a card tells its whole history)."""
+    import json
+
+    from moodtune.training.models import weights_path
+
+    path = weights_path(weights)
+    card = path.with_suffix(".json")
+    if path.suffix == ".onnx" and card.is_file():
+        earlier = json.loads(card.read_text(encoding="utf-8"))
+        return {"weights": path.name, "training": earlier.get("training"), "metrics": earlier.get("metrics")}
+    return {"weights": str(weights)}
+

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from moodtune.errors import ParameterError
 from moodtune.training.datasets import FaceSet, resize_images
 from moodtune.training.metrics import summarize
-from moodtune.training.models import create_model, model_spec
+from moodtune.training.models import create_model, model_spec, weights_path
 
 
 @dataclass
@@ -43,6 +43,9 @@ class TrainConfig:
     class_balance: str = "sqrt"  # "none", "sqrt" (weights ∝ 1/sqrt(frequency)) or "inverse"
     threads: int = 0  # 0 = torch's default
     weights: str | None = None  # None: the registry's default (ImageNet for efficientnet_lite0); "none"; a file
+    ema: float = 0.0  # decay of an exponential moving average of the weights, evaluated and kept (0: none)
+    input_size: int = 0  # 0: the registry's; else train (and export) at this side, e.g. 128 for a CPU budget
+    replay: float = 0.0  # images drawn from the replay set per training image each epoch (0: no replay)
 
 
 def seed_everything(seed: int) -> None:
@@ -115,6 +118,24 @@ def normalize(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     return (x - mean) / std
 
 
+def pretrained_normalisation(weights) -> tuple[float, float] | None:
+    """(mean, std) that a moodtune checkpoint or exported model was trained with; None for other weights.
+
+    Fine-tuning keeps them, so the first layer sees inputs on the scale it learned.
+    """
+    if weights is None or weights == "imagenet":
+        return None
+    path = weights_path(weights)
+    if path.suffix == ".onnx" and path.with_suffix(".json").is_file():
+        card = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        return float(card["mean"][0]), float(card["std"][0])
+    if path.suffix == ".pt" and path.is_file():
+        meta = torch.load(path, map_location="cpu", weights_only=False).get("meta", {})
+        if "mean" in meta:
+            return float(meta["mean"]), float(meta["std"])
+    return None
+
+
 def pick_device(device: str | None = None) -> torch.device:
     """``device`` if given, else CUDA when present, else the CPU."""
     if device in (None, "auto"):
@@ -174,7 +195,8 @@ class _Progress:
 
 
 def fit(config: TrainConfig, train: FaceSet, valid: FaceSet, run_dir, *, resume: bool = False,
-        log=print, progress: str = "none", info: dict | None = None, device: str | None = None) -> dict:
+        log=print, progress: str = "none", info: dict | None = None, device: str | None = None,
+        replay: FaceSet | None = None) -> dict:
     """Train ``config.model`` on ``train``, select on ``valid`` accuracy; return the best epoch's record.
 
     Writes ``run_dir/last.pt``, ``run_dir/best.pt`` and ``run_dir/history.json``.
@@ -182,13 +204,17 @@ def fit(config: TrainConfig, train: FaceSet, valid: FaceSet, run_dir, *, resume:
     Parameters
     ----------
     train, valid : FaceSet
-        Gray images of any size (resized to the network's input size here).
+        Gray images of any size (resized to the network's input size here). ``valid`` None: no selection,
+        every epoch is kept as the best (train on all the data for a fixed number of epochs).
     resume : bool
         Continue from ``run_dir/last.pt`` when it exists.
     log : callable
         Receives one line per epoch (and per tenth of an epoch with ``progress="plain"``).
     progress : {"none", "auto", "bar", "plain"}
         Per-batch progress; "auto" is a tqdm bar on a terminal, plain lines otherwise.
+    replay : FaceSet, optional
+        A second set mixed into every epoch (``config.replay`` of its images per training image, drawn
+        afresh each epoch), e.g. FER+ while fine-tuning on KDEF, so the network keeps what it knew.
     info : dict, optional
         Stored in the checkpoints' ``meta`` (data, split, crop rule) for the model card.
     device : str, optional
@@ -203,10 +229,11 @@ def fit(config: TrainConfig, train: FaceSet, valid: FaceSet, run_dir, *, resume:
     run_dir.mkdir(parents=True, exist_ok=True)
     if config.threads:
         torch.set_num_threads(config.threads)
-    if len(train) == 0 or len(valid) == 0:
+    if len(train) == 0 or (valid is not None and len(valid) == 0):
         raise ParameterError(f"need training and validation images, got {len(train)} and {len(valid)}")
     seed_everything(config.seed)
     spec = model_spec(config.model)
+    size = config.input_size or spec.input_size
     device = pick_device(device)
     last = run_dir / "last.pt"
     resuming = resume and last.exists()
@@ -216,21 +243,44 @@ def fit(config: TrainConfig, train: FaceSet, valid: FaceSet, run_dir, *, resume:
                              f"{config.model!r}; resume with the same model or choose another run folder")
     # Pretrained weights matter only for a fresh start; a resumed run loads its own.
     weights = None if resuming else (config.weights if config.weights is not None else spec.default_weights)
-    model = create_model(config.model, weights=weights).to(device).to(memory_format=torch.channels_last)
+    model = create_model(config.model, weights=weights)
+    if size != spec.input_size:
+        try:
+            with torch.no_grad():
+                model.eval()(torch.zeros(1, spec.channels, size, size))
+        except RuntimeError:
+            raise ParameterError(f"{config.model} cannot take {size}x{size} inputs (it is built for "
+                                 f"{spec.input_size}); leave the input size at its default") from None
+    train_images = resize_images(train.images, size)
+    valid_images = resize_images(valid.images, size) if valid is not None else None
+    # Pretrained networks keep the normalisation their weights were trained with; others use the data's.
+    mean, std = spec.mean, spec.std
+    if mean is None:
+        mean, std = pretrained_normalisation(weights) or (float(train_images.mean() / 255.0),
+                                                          float(train_images.std() / 255.0))
+    if weights is not None and weights != "imagenet" and weights_path(weights).suffix == ".onnx":
+        # Weights read back from ONNX have identity batch-norms; give them this data's statistics.
+        from moodtune.training.export import recalibrate_batchnorm
+
+        sample = torch.from_numpy(train_images[:512]).float().unsqueeze(1) / 255.0
+        recalibrate_batchnorm(model, expand_channels(normalize(sample, mean, std), spec.channels))
+    model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     # Cosine decay over the planned epochs; early stopping may end sooner.
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    train_images = resize_images(train.images, spec.input_size)
-    valid_images = resize_images(valid.images, spec.input_size)
-    # Pretrained networks keep the normalisation their weights were trained with; others use the data's.
-    mean = spec.mean if spec.mean is not None else float(train_images.mean() / 255.0)
-    std = spec.std if spec.std is not None else float(train_images.std() / 255.0)
-    weights_per_class = class_weights(train.targets, config.class_balance).to(device)
     generator = torch.Generator().manual_seed(config.seed)
     state = {"epoch": 0, "best_accuracy": -1.0, "best_epoch": 0, "history": []}
 
+    # The moving average of the weights is what is validated and saved: it smooths the last steps' noise.
+    ema = None
+    if config.ema:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True)
     if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
+        model.load_state_dict(checkpoint["model"] if ema is None else checkpoint["training_model"])
+        if ema is not None:
+            ema.load_state_dict(checkpoint["ema"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
         generator.set_state(checkpoint["generator"])
@@ -241,8 +291,16 @@ def fit(config: TrainConfig, train: FaceSet, valid: FaceSet, run_dir, *, resume:
 
     images = torch.from_numpy(train_images)  # uint8: 4x less memory than float for large inputs
     targets = torch.from_numpy(train.targets)
-    meta = {"config": asdict(config), "mean": mean, "std": std, "input_size": spec.input_size,
-            "channels": spec.channels, "n_train": len(train), "n_valid": len(valid), "weights": weights,
+    n_replay = round(config.replay * len(train)) if replay is not None and len(replay) else 0
+    # Class weights follow what an epoch holds: the training set plus the expected replay draw.
+    counts = train.targets.sum(axis=0) + (n_replay * replay.targets.mean(axis=0) if n_replay else 0)
+    weights_per_class = class_weights(counts[None, :], config.class_balance).to(device)
+    if n_replay:
+        images = torch.cat([images, torch.from_numpy(resize_images(replay.images, size))])
+        targets = torch.cat([targets, torch.from_numpy(replay.targets)])
+    meta = {"config": asdict(config), "mean": mean, "std": std, "input_size": size,
+            "channels": spec.channels, "n_train": len(train), "n_valid": len(valid) if valid is not None else 0,
+            "weights": weights,
             **(info or {})}
     if checkpoint is not None:
         meta["weights"] = checkpoint["meta"].get("weights")
@@ -251,7 +309,13 @@ def fit(config: TrainConfig, train: FaceSet, valid: FaceSet, run_dir, *, resume:
         epoch = state["epoch"] + 1
         model.train()
         started = time.time()
-        order = torch.randperm(len(images), generator=generator)
+        order = torch.randperm(len(train), generator=generator)
+        if n_replay:  # a fresh draw of replay images each epoch, shuffled in among the training images
+            pool = len(images) - len(train)
+            drawn = (torch.randperm(pool, generator=generator)[:n_replay] if n_replay <= pool
+                     else torch.randint(pool, (n_replay,), generator=generator))  # a small pool: with replacement
+            order = torch.cat([order, len(train) + drawn])
+            order = order[torch.randperm(len(order), generator=generator)]
         total, hits, seen = 0.0, 0, 0
         bar = _Progress(progress, epoch, math.ceil(len(order) / config.batch_size), log)
         for start in range(0, len(order), config.batch_size):
@@ -268,30 +332,40 @@ def fit(config: TrainConfig, train: FaceSet, valid: FaceSet, run_dir, *, resume:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if ema is not None:
+                ema.update_parameters(model)
             total += loss.item() * len(index)
             hits += int((logits.argmax(dim=1) == y.argmax(dim=1)).sum())
             seen += len(index)
             bar.update(total / seen, hits / seen)
         bar.close()
         scheduler.step()
-        probabilities = predict(model, valid_images, mean=mean, std=std, channels=spec.channels)
-        scores = summarize(valid.labels, probabilities.argmax(axis=1))
+        kept = model if ema is None else ema.module
+        if valid is not None:
+            probabilities = predict(kept, valid_images, mean=mean, std=std, channels=spec.channels)
+            scores = summarize(valid.labels, probabilities.argmax(axis=1))
+        else:  # nothing to select on: the latest epoch is kept
+            scores = {"accuracy": None, "macro_f1": None}
         record = {"epoch": epoch, "loss": total / max(seen, 1), "train_accuracy": hits / max(seen, 1),
                   "val_accuracy": scores["accuracy"], "val_macro_f1": scores["macro_f1"],
                   "seconds": round(time.time() - started, 1)}
         state["history"].append(record)
         state["epoch"] = epoch
-        improved = scores["accuracy"] > state["best_accuracy"]
+        improved = valid is None or scores["accuracy"] > state["best_accuracy"]
         if improved:
-            state["best_accuracy"], state["best_epoch"] = scores["accuracy"], epoch
-            torch.save({"model": model.state_dict(), "meta": meta, "record": record, "scores": scores},
+            state["best_epoch"] = epoch
+            state["best_accuracy"] = scores["accuracy"] if valid is not None else state["best_accuracy"]
+            torch.save({"model": kept.state_dict(), "meta": meta, "record": record, "scores": scores},
                        run_dir / "best.pt")
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        extra = {} if ema is None else {"training_model": model.state_dict(), "ema": ema.state_dict()}
+        torch.save({"model": kept.state_dict(), **extra, "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
                     "torch_rng": torch.get_rng_state(), "state": state, "meta": meta}, last)
         (run_dir / "history.json").write_text(json.dumps({"meta": meta, **state}, indent=2))
-        log(f"epoch {epoch:3d}  loss {record['loss']:.4f}  val acc {record['val_accuracy']:.4f}  "
-            f"macro-F1 {record['val_macro_f1']:.4f}  {record['seconds']:.0f}s{'  *best' if improved else ''}")
+        validated = (f"val acc {record['val_accuracy']:.4f}  macro-F1 {record['val_macro_f1']:.4f}"
+                     if valid is not None else f"train acc {record['train_accuracy']:.4f}")
+        log(f"epoch {epoch:3d}  loss {record['loss']:.4f}  {validated}  {record['seconds']:.0f}s"
+            f"{'  *best' if improved and valid is not None else ''}")
     stopped_early = state["epoch"] - state["best_epoch"] >= config.patience
     if stopped_early:
         log(f"early stop: no gain for {config.patience} epochs; best epoch {state['best_epoch']}")

@@ -1,0 +1,143 @@
+"""Fine-tuning: weights read back from ONNX (the shipped model), replay of a second set, weight averaging,
+another input size. Synthetic gratings only (see test_training.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from moodtune.errors import ParameterError  # noqa: E402
+from moodtune.faces.classify import EmotionModel  # noqa: E402
+from moodtune.training.export import (  # noqa: E402
+    card_from_checkpoint,
+    export_onnx,
+    load_checkpoint,
+    recalibrate_batchnorm,
+    state_dict_from_onnx,
+)
+from moodtune.training.models import SHIPPED_MODEL, create_model, load_weights  # noqa: E402
+from moodtune.training.train import fit, pretrained_normalisation  # noqa: E402
+
+from .synthetic import synthetic_faces  # noqa: E402
+from .test_training import quick_config, run_cli  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return synthetic_faces()
+
+
+def test_shipped_model_weights_come_back_from_its_onnx():
+    net = load_weights(create_model("moodnet"), "shipped").eval()
+    shipped = EmotionModel(SHIPPED_MODEL)
+    x = np.random.default_rng(0).normal(size=(5, 1, 48, 48)).astype(np.float32)
+    with torch.no_grad():
+        mine = torch.softmax(net(torch.from_numpy(x)), dim=1).numpy()
+    assert np.abs(mine - shipped.predict_tensor(x)).max() < 1e-5
+    card = json.loads(SHIPPED_MODEL.with_suffix(".json").read_text())
+    assert pretrained_normalisation("shipped") == (card["mean"][0], card["std"][0])
+
+
+def test_recalibrated_batchnorm_keeps_the_function_and_takes_the_data_statistics():
+    net = state_dict_from_onnx(create_model("moodnet"), SHIPPED_MODEL).eval()
+    x = torch.randn(32, 1, 48, 48)
+    with torch.no_grad():
+        before = net(x)
+    recalibrate_batchnorm(net, x)
+    with torch.no_grad():
+        after = net(x)
+        first = net.features[1]
+        conv_out = net.features[0](x)
+    assert torch.allclose(before, after, atol=1e-4)
+    assert torch.allclose(first.running_mean, conv_out.mean(dim=(0, 2, 3)), atol=1e-5)
+    # In training mode the first layer now normalises with its batch statistics to the same outputs.
+    first.train()
+    assert torch.allclose(first(conv_out), first.eval()(conv_out), atol=1e-3)
+
+
+def test_onnx_of_another_network_is_refused(tmp_path, faces):
+    fit(quick_config(model="moodnet_small", epochs=1), faces, faces, tmp_path, log=lambda _: None)
+    model, meta = load_checkpoint(tmp_path / "best.pt")
+    path = export_onnx(model, card_from_checkpoint(meta, training={}, metrics={}, licence=""), tmp_path / "s.onnx")
+    assert torch.isfinite(load_weights(create_model("moodnet_small"), path).state_dict()["head.3.weight"]).all()
+    with pytest.raises(ParameterError, match="s.onnx"):
+        load_weights(create_model("lenet5"), path)
+
+
+def test_fine_tuning_from_an_exported_model_starts_where_it_left_off(tmp_path, faces):
+    train, valid = faces.subset(faces.subjects != "S5"), faces.subset(faces.subjects == "S5")
+    fit(quick_config(model="moodnet_small", epochs=3, lr=3e-3), train, valid, tmp_path / "a", log=lambda _: None)
+    model, meta = load_checkpoint(tmp_path / "a" / "best.pt")
+    card = card_from_checkpoint(meta, training={}, metrics={}, licence="")
+    onnx_path = export_onnx(model, card, tmp_path / "a.onnx")
+    # lr 0: the fine-tuned network is the exported one, so its first validation accuracy is the original's.
+    result = fit(quick_config(model="moodnet_small", epochs=1, lr=0.0, weights=str(onnx_path)), train, valid,
+                 tmp_path / "b", log=lambda _: None)
+    assert result["best_accuracy"] == pytest.approx(meta["record"]["val_accuracy"])
+    assert load_checkpoint(tmp_path / "b" / "best.pt")[1]["mean"] == pytest.approx(meta["mean"], abs=1e-6)
+
+
+def test_replay_teaches_classes_the_training_set_lacks(tmp_path, faces):
+    # Train holds classes 0-3 only; the replay set holds 4-6. Validation covers all seven.
+    labels = faces.labels
+    train = faces.subset((labels < 4) & (faces.subjects != "S5"))
+    replay = faces.subset((labels >= 4) & (faces.subjects != "S5"))
+    valid = faces.subset(faces.subjects == "S5")
+    without = fit(quick_config(epochs=6, lr=3e-3), train, valid, tmp_path / "without", log=lambda _: None)
+    with_replay = fit(quick_config(epochs=6, lr=3e-3, replay=1.0), train, valid, tmp_path / "with",
+                      log=lambda _: None, replay=replay)
+    assert without["best_accuracy"] <= 4 / 7 + 1e-9
+    assert with_replay["best_accuracy"] > 4 / 7
+
+
+def test_weight_average_is_what_is_kept_and_resumes_exactly(tmp_path, faces):
+    config = quick_config(model="lenet5", epochs=3, ema=0.9)
+    train, valid = faces.subset(faces.subjects != "S0"), faces.subset(faces.subjects == "S0")
+    fit(config, train, valid, tmp_path / "whole", log=lambda _: None)
+    last = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)
+    assert any(not torch.equal(last["model"][k], last["training_model"][k]) for k in last["model"])
+
+    def interrupt_after_epoch_1(line):
+        if line.startswith("epoch   1"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, train, valid, tmp_path / "cut", log=interrupt_after_epoch_1)
+    fit(config, train, valid, tmp_path / "cut", resume=True, log=lambda _: None)
+    cut = torch.load(tmp_path / "cut" / "last.pt", weights_only=False)
+    for key, value in last["model"].items():
+        assert torch.equal(value, cut["model"][key]), key
+
+
+def test_other_input_size_is_trained_and_recorded(tmp_path, faces):
+    fit(quick_config(model="moodnet_small", epochs=1, input_size=32), faces, faces, tmp_path, log=lambda _: None)
+    model, meta = load_checkpoint(tmp_path / "best.pt")
+    card = card_from_checkpoint(meta, training={}, metrics={}, licence="")
+    assert meta["input_size"] == card.input_size == 32
+    with pytest.raises(ParameterError, match="cannot take 64x64"):
+        fit(quick_config(model="lenet5", epochs=1, input_size=64), faces, faces, tmp_path / "x", log=lambda _: None)
+
+
+def test_cli_final_model_on_all_data_with_replay_and_weight_average(tmp_path, manifest, capsys):
+    # The recipe of a shipped model: every image trains for fixed epochs, a second set is replayed.
+    run = tmp_path / "final"
+    status, out, err = run_cli(capsys, "train", "--data", manifest, "--model", "lenet5", "--split", "all",
+                               "--epochs", "2", "--replay", manifest, "--replay-ratio", "0.5", "--ema", "0.9",
+                               "--threads", "1", "--run", run, "--cache", "none")
+    assert status == 0, err
+    assert "trained 2 epochs on all 70 images" in out and "train acc" in err
+    meta = torch.load(run / "best.pt", weights_only=False)["meta"]
+    assert meta["split"]["kind"] == "all" and meta["n_valid"] == 0
+    assert meta["replay"]["n_images"] == 70 and meta["config"]["ema"] == 0.9
+    assert not (run / "test").exists()
+
+    status, out, _ = run_cli(capsys, "export", "--run", run)
+    assert status == 0, out
+    card = json.loads((run / "model.json").read_text())
+    assert card["training"]["replay"]["ratio"] == 0.5 and card["training"]["split"]["kind"] == "all"
