@@ -230,7 +230,8 @@ def fit(config: TrainConfig, train: FaceSet, valid: FaceSet, run_dir, *, resume:
     if config.threads:
         torch.set_num_threads(config.threads)
     if len(train) == 0 or (valid is not None and len(valid) == 0):
-        raise ParameterError(f"need training and validation images, got {len(train)} and {len(valid)}")
+        raise ParameterError(f"need training and validation images, got {len(train)} and "
+                             f"{len(valid) if valid is not None else 'none'}")
     seed_everything(config.seed)
     spec = model_spec(config.model)
     size = config.input_size or spec.input_size
@@ -262,7 +263,7 @@ def fit(config: TrainConfig, train: FaceSet, valid: FaceSet, run_dir, *, resume:
         # Weights read back from ONNX have identity batch-norms; give them this data's statistics.
         from moodtune.training.export import recalibrate_batchnorm
 
-        sample = torch.from_numpy(train_images[:512]).float().unsqueeze(1) / 255.0
+        sample = torch.from_numpy(train_images[:512]).float().unsqueeze(1) / 255.0  # readers' order mixes classes
         recalibrate_batchnorm(model, expand_channels(normalize(sample, mean, std), spec.channels))
     model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
