@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from moodtune.emotions import EMOTIONS  # noqa: E402
 from moodtune.faces import analyze, detect_faces, load_image  # noqa: E402
 from moodtune.faces.classify import load_model  # noqa: E402
-from moodtune.training.datasets import drop_duplicates_of, read_ferplus  # noqa: E402
+from moodtune.training.datasets import drop_duplicates_of, read_ferplus, resize_images  # noqa: E402
 from moodtune.training.metrics import summarize  # noqa: E402
 
 
@@ -42,7 +42,9 @@ def timed(fn, *, repeat: int) -> float:
 def ferplus_accuracy(model, ferplus: Path) -> dict:
     train = read_ferplus(ferplus, split="FER2013Train")
     valid = drop_duplicates_of(read_ferplus(ferplus, split="FER2013Valid", label_mode="majority"), train)
-    probabilities = np.concatenate([model.predict_tensor(model.crops_to_tensor(valid.images[i:i + 256]))
+    # The 48x48 crops are resized to the card's input side the way training resized them.
+    crops = resize_images(valid.images, model.card.input_size)
+    probabilities = np.concatenate([model.predict_tensor(model.crops_to_tensor(crops[i:i + 256]))
                                     for i in range(0, len(valid), 256)])
     return summarize(valid.labels, probabilities.argmax(axis=1))
 

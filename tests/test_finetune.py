@@ -131,7 +131,7 @@ def test_cli_final_model_on_all_data_with_replay_and_weight_average(tmp_path, ma
                                "--epochs", "2", "--replay", manifest, "--replay-ratio", "0.5", "--ema", "0.9",
                                "--threads", "1", "--run", run, "--cache", "none")
     assert status == 0, err
-    assert "trained 2 epochs on all 70 images" in out and "train acc" in err
+    assert "trained 2 epochs on 70 images, no validation part" in out and "train acc" in err
     meta = torch.load(run / "best.pt", weights_only=False)["meta"]
     assert meta["split"]["kind"] == "all" and meta["n_valid"] == 0
     assert meta["replay"]["n_images"] == 70 and meta["config"]["ema"] == 0.9
@@ -141,3 +141,18 @@ def test_cli_final_model_on_all_data_with_replay_and_weight_average(tmp_path, ma
     assert status == 0, out
     card = json.loads((run / "model.json").read_text())
     assert card["training"]["replay"]["ratio"] == 0.5 and card["training"]["split"]["kind"] == "all"
+
+
+def test_cli_fixed_epochs_trains_on_the_validation_fold_and_tests_once(tmp_path, manifest, capsys):
+    status, out, err = run_cli(capsys, "train", "--data", manifest, "--model", "lenet5", "--fold", "1",
+                               "--fixed-epochs", "--epochs", "1", "--threads", "1", "--run", tmp_path,
+                               "--cache", "none")
+    assert status == 0, err
+    meta = torch.load(tmp_path / "best.pt", weights_only=False)["meta"]
+    # 5 people: one tests (14 images), the other four train; none validates.
+    assert (meta["split"]["n_train"], meta["split"]["n_valid"], meta["split"]["n_test"]) == (56, 0, 14)
+    assert "test (14 images" in out and (tmp_path / "test" / "metrics.json").exists()
+    status, _, err = run_cli(capsys, "train", "--data", manifest, "--split", "official", "--fixed-epochs",
+                             "--run", tmp_path / "x", "--cache", "none")
+    assert status == 2 and "--fixed-epochs" in err
+

@@ -171,14 +171,14 @@ def _split(faces: FaceSet, args):
     split = args.split or ("official" if faces.parts is not None else "subject" if faces.subjects_known
                            else "random")
     about = {"kind": split, "seed": args.seed}
+    if getattr(args, "fixed_epochs", False) and split == "official":
+        raise ParameterError("--fixed-epochs works with --split subject or random (or all), not official")
     if split == "official":
         train, valid, test = separate_duplicates(faces.hashes, *official_split(faces.parts), drop=True)
         about["note"] = "the dataset's own split; validation and test images pixel-identical to earlier parts dropped"
     elif split == "all":
         train, valid, test = list(range(len(faces))), None, None
         about["note"] = "every image trains; no validation or test part (figures come from k-fold runs of the recipe)"
-    elif args.fixed_epochs and split == "official":
-        raise ParameterError("--fixed-epochs works with --split subject or random (or all), not official")
     elif split == "subject":
         if not faces.subjects_known:
             raise ParameterError(f"{args.data}: no subject is known for these images, so --split subject cannot "
@@ -257,7 +257,7 @@ def cmd_train(args) -> int:
     result = fit(config, train, valid, run, resume=args.resume, progress="auto", info=info, device=args.device,
                  log=lambda line: print(line, file=sys.stderr), replay=replay)
     if valid is None:
-        print(f"trained {result['epochs']} epochs on all {len(train)} images -> {run / 'best.pt'}")
+        print(f"trained {result['epochs']} epochs on {len(train)} images, no validation part -> {run / 'best.pt'}")
     else:
         print(f"best epoch {result['best_epoch']} of {result['epochs']}: validation accuracy "
               f"{result['best_accuracy']:.4f} -> {run / 'best.pt'}")
