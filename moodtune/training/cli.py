@@ -249,7 +249,7 @@ def cmd_train(args) -> int:
                 replay = replay.subset(official_split(replay.parts)[0])
             except ParameterError:  # no train/validation parts named: all of it is training material
                 pass
-        info["replay"] = {**replay.source, "path": str(args.replay), "n_images": len(replay),
+        info["replay"] = {**replay.source, "root": str(args.replay), "path": str(args.replay), "n_images": len(replay),
                           "ratio": args.replay_ratio}
     run.mkdir(parents=True, exist_ok=True)
     if faces.problems:
