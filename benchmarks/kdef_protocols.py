@@ -133,12 +133,13 @@ def main(argv=None) -> int:
             name = "random 70/30 (optimistic)" if protocol == "random" else f"subject {FOLDS}-fold"
             print(f"| {model} | {name} | {statistics.mean(accuracy) * 100:.1f} %{spread} | "
                   f"{statistics.mean(s['macro_f1'] for s in scores):.3f} | {len(scores)}/{len(folds)} |")
-            first = run_dir(args.runs, model, protocol, next(iter(folds)))
+            fold = next(f for f in folds if finished(run_dir(args.runs, model, protocol, f), protocol))
+            first = run_dir(args.runs, model, protocol, fold)
             figures[f"kdef_front_{protocol}"] = {
                 "accuracy": statistics.mean(accuracy), "macro_f1": statistics.mean(s["macro_f1"] for s in scores),
                 "per_run_accuracy": accuracy, "runs": len(scores), "protocol": name,
                 "note": json.loads((first / "history.json").read_text())["meta"]["split"].get("note", "").replace(
-                    "fold 0 tests", "each fold tests in turn"),
+                    f"fold {fold} tests", "each fold tests in turn"),
                 "command": "python benchmarks/kdef_protocols.py --models " + model}
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

@@ -1,7 +1,10 @@
-"""Train the default emotion model on FER+ Train, select on FER+ Valid (deduplicated), export ONNX + card.
+"""Train an emotion model on FER+ Train, select on FER+ Valid (deduplicated), export ONNX + card.
 
     python scripts/train_ferplus.py --run runs/moodnet-ferplus [--model moodnet] [--epochs 30] [--resume]
+    python scripts/train_ferplus.py --run runs/ferplus-cont --weights emotion_ferplus --lr 4e-4 --ema 0.999
     python scripts/train_ferplus.py --run runs/moodnet-ferplus --export-only   # re-export best.pt
+
+Writes RUN/model.onnx unless --out names another file (moodtune/models/emotion_ferplus.onnx to ship it).
 
 Needs the `train` extra (torch) and ../shared/data/faces/ferplus.
 """
@@ -57,8 +60,10 @@ def main(argv=None) -> int:
     parser.add_argument("--ema", type=float, default=0.0, help="keep a moving average of the weights (e.g. 0.999)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--export-only", action="store_true")
-    parser.add_argument("--out", type=Path, default=ROOT / "moodtune" / "models" / "emotion_default.onnx")
+    parser.add_argument("--out", type=Path, help="the .onnx to write (default RUN/model.onnx; never a shipped model "
+                                                 "unless you name it)")
     args = parser.parse_args(argv)
+    args.out = args.out or args.run / "model.onnx"
 
     train, valid = load_data(args.data, ROOT / "runs" / "cache")
     print(f"FER+ train {len(train)} images (soft labels), valid {len(valid)} (majority, deduplicated)")

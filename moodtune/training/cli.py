@@ -220,6 +220,9 @@ def cmd_train(args) -> int:
     from moodtune.training.train import TrainConfig, fit
 
     spec = model_spec(args.model)
+    if args.replay and not Path(args.replay).exists():  # before minutes of reading the training data
+        raise ParameterError(f"{args.replay}: replay data not found; give --replay a dataset folder or CSV "
+                             "(e.g. FER+), or leave it out")
     margin = DEFAULT_CROP_MARGIN if args.margin is None else args.margin
     size = args.input_size or spec.input_size
     faces = _read_data(args, size=size, margin=margin, train_labels=args.labels)

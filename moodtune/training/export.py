@@ -182,4 +182,3 @@ def weights_lineage(weights) -> dict:
         earlier = json.loads(card.read_text(encoding="utf-8"))
         return {"weights": path.name, "training": earlier.get("training"), "metrics": earlier.get("metrics")}
     return {"weights": str(weights)}
-

