@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from moodtune.training.datasets import drop_duplicates_of, load_cached, read_ferplus  # noqa: E402
+from moodtune.training.datasets import drop_duplicates_of, load_cached, read_ferplus, resize_images  # noqa: E402
 from moodtune.training.export import (  # noqa: E402
     card_from_checkpoint,
     export_onnx,
@@ -58,6 +58,9 @@ def main(argv=None) -> int:
     parser.add_argument("--weights", help="start from: a checkpoint, an exported .onnx, or 'shipped' (default: "
                                           "random initialisation)")
     parser.add_argument("--ema", type=float, default=0.0, help="keep a moving average of the weights (e.g. 0.999)")
+    parser.add_argument("--mixup", type=float, default=0.0, help="mixup's Beta alpha (e.g. 0.2; 0: none)")
+    parser.add_argument("--input-size", type=int, default=0,
+                        help="train at this side, the 48x48 crops resized to it (default: the model's own)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--out", type=Path, help="the .onnx to write (default RUN/model.onnx; never a shipped model "
@@ -69,16 +72,18 @@ def main(argv=None) -> int:
     print(f"FER+ train {len(train)} images (soft labels), valid {len(valid)} (majority, deduplicated)")
     config = TrainConfig(model=args.model, epochs=args.epochs, patience=args.patience, lr=args.lr,
                          batch_size=args.batch_size, seed=args.seed, threads=args.threads, weights=args.weights,
-                         ema=args.ema)
+                         ema=args.ema, input_size=args.input_size, mixup=args.mixup)
     if not args.export_only:
         fit(config, train, valid, args.run, resume=args.resume)
 
     model, meta = load_checkpoint(args.run / "best.pt")
-    probabilities = predict(model, valid.images, mean=meta["mean"], std=meta["std"])
+    size = meta["input_size"]
+    probabilities = predict(model, valid.images, mean=meta["mean"], std=meta["std"], input_size=size)
     scores = summarize(valid.labels, probabilities.argmax(axis=1))
     metrics = {"ferplus_valid_dedup": {k: scores[k] for k in ("n", "accuracy", "macro_f1", "recall")},
                "protocol": "FER+ majority labels, 7 KDEF classes, Valid minus images pixel-identical to Train; "
-                           "aligned 48x48 crops as distributed (no detector)"}
+                           "aligned 48x48 crops as distributed (no detector)"
+                           + (f", resized to {size}x{size}" if size != 48 else "")}
     training = {"data": "FER+ Train (FER2013 images, FER+ 10-rater votes as soft targets over 7 classes)",
                 "selection": "best FER+ Valid accuracy (early stopping, patience "
                              f"{meta['config']['patience']})",
@@ -89,7 +94,7 @@ def main(argv=None) -> int:
         training["initialised_from"] = weights_lineage(args.weights)
     card = card_from_checkpoint(meta, training=training, metrics=metrics, licence=LICENCE)
     export_onnx(model, card, args.out)
-    x = ((valid.images[:64, None].astype(np.float32) / 255.0) - meta["mean"]) / meta["std"]
+    x = ((resize_images(valid.images[:64], size)[:, None].astype(np.float32) / 255.0) - meta["mean"]) / meta["std"]
     print(f"exported {args.out} (+ .json); FER+ Valid accuracy {scores['accuracy']:.4f}, "
           f"macro-F1 {scores['macro_f1']:.4f}; ONNX vs torch max diff "
           f"{max_difference_to_torch(model, args.out, inputs=x):.2e}")

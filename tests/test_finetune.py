@@ -20,10 +20,15 @@ from moodtune.training.export import (  # noqa: E402
     state_dict_from_onnx,
 )
 from moodtune.training.models import SHIPPED_MODEL, create_model, load_weights  # noqa: E402
-from moodtune.training.train import fit, pretrained_normalisation  # noqa: E402
+from moodtune.training.train import (  # noqa: E402
+    fit,
+    mixup_batch,
+    pretrained_normalisation,
+    training_input_size,
+)
 
 from .synthetic import synthetic_faces  # noqa: E402
-from .test_training import quick_config, run_cli  # noqa: E402
+from .test_training import fit_interrupted_and_resumed, quick_config, run_cli  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -36,7 +41,8 @@ def faces():
 def test_shipped_model_weights_come_back_from_its_onnx():
     net = load_weights(create_model("moodnet"), "shipped").eval()
     shipped = EmotionModel(SHIPPED_MODEL)
-    x = np.random.default_rng(0).normal(size=(5, 1, 48, 48)).astype(np.float32)
+    side = shipped.card.input_size
+    x = np.random.default_rng(0).normal(size=(5, 1, side, side)).astype(np.float32)
     with torch.no_grad():
         mine = torch.softmax(net(torch.from_numpy(x)), dim=1).numpy()
     assert np.abs(mine - shipped.predict_tensor(x)).max() < 1e-5
@@ -46,7 +52,7 @@ def test_shipped_model_weights_come_back_from_its_onnx():
 
 def test_recalibrated_batchnorm_keeps_the_function_and_takes_the_data_statistics():
     net = state_dict_from_onnx(create_model("moodnet"), SHIPPED_MODEL).eval()
-    x = torch.randn(32, 1, 48, 48)
+    x = torch.randn(32, 1, 56, 56)  # moodnet is fully convolutional: any side the shipped model may use
     with torch.no_grad():
         before = net(x)
     recalibrate_batchnorm(net, x)
@@ -103,13 +109,7 @@ def test_weight_average_is_what_is_kept_and_resumes_exactly(tmp_path, faces):
     last = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)
     assert any(not torch.equal(last["model"][k], last["training_model"][k]) for k in last["model"])
 
-    def interrupt_after_epoch_1(line):
-        if line.startswith("epoch   1"):
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        fit(config, train, valid, tmp_path / "cut", log=interrupt_after_epoch_1)
-    fit(config, train, valid, tmp_path / "cut", resume=True, log=lambda _: None)
+    fit_interrupted_and_resumed(config, train, valid, tmp_path / "cut", after_epoch=1)
     cut = torch.load(tmp_path / "cut" / "last.pt", weights_only=False)
     for key, value in last["model"].items():
         assert torch.equal(value, cut["model"][key]), key
@@ -122,6 +122,14 @@ def test_other_input_size_is_trained_and_recorded(tmp_path, faces):
     assert meta["input_size"] == card.input_size == 32
     with pytest.raises(ParameterError, match="cannot take 64x64"):
         fit(quick_config(model="lenet5", epochs=1, input_size=64), faces, faces, tmp_path / "x", log=lambda _: None)
+    # Fine-tuning from that model trains at the side its card records, unless told otherwise.
+    onnx_path = export_onnx(model, card, tmp_path / "small32.onnx")
+    assert training_input_size("moodnet_small", weights=str(onnx_path)) == 32
+    assert training_input_size("moodnet_small", weights=str(onnx_path), input_size=40) == 40
+    assert training_input_size("moodnet_small") == 48
+    fit(quick_config(model="moodnet_small", epochs=1, weights=str(onnx_path)), faces, faces, tmp_path / "tuned",
+        log=lambda _: None)
+    assert load_checkpoint(tmp_path / "tuned" / "best.pt")[1]["input_size"] == 32
 
 
 def test_cli_final_model_on_all_data_with_replay_and_weight_average(tmp_path, manifest, capsys):
@@ -156,3 +164,25 @@ def test_cli_fixed_epochs_trains_on_the_validation_fold_and_tests_once(tmp_path,
                              "--run", tmp_path / "x", "--cache", "none")
     assert status == 2 and "--fixed-epochs" in err
 
+
+
+def test_mixup_blends_images_and_targets_by_one_weight_and_repeats_on_resume(tmp_path, faces):
+    x = torch.rand(16, 1, 8, 8)
+    y = torch.eye(7)[torch.arange(16) % 7]
+    mixed_x, mixed_y = mixup_batch(x, y, 0.4, torch.Generator().manual_seed(1), seed=(0, 1, 0))
+    again_x, _ = mixup_batch(x, y, 0.4, torch.Generator().manual_seed(1), seed=(0, 1, 0))
+    assert torch.equal(mixed_x, again_x)
+    # Each row is a blend of two rows by one weight: targets stay distributions and the batch keeps its totals.
+    assert torch.allclose(mixed_y.sum(dim=1), torch.ones(16))
+    assert torch.allclose(mixed_y.sum(dim=0), y.sum(dim=0)) and torch.allclose(mixed_x.sum(0), x.sum(0), atol=1e-5)
+    assert not torch.equal(mixed_x, x)
+
+    config = quick_config(model="lenet5", epochs=2, mixup=0.2)
+    fit(config, faces, faces, tmp_path / "whole", log=lambda _: None)
+
+    fit_interrupted_and_resumed(config, faces, faces, tmp_path / "cut", after_epoch=1)
+    whole = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)["model"]
+    cut = torch.load(tmp_path / "cut" / "last.pt", weights_only=False)["model"]
+    assert all(torch.equal(whole[k], cut[k]) for k in whole)
+    with pytest.raises(ParameterError, match="mixup"):
+        fit(quick_config(mixup=-1.0), faces, faces, tmp_path / "x", log=lambda _: None)

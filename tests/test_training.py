@@ -366,19 +366,26 @@ def test_early_stopping_stops(tmp_path, faces):
     assert result["epochs"] == 3 and result["best_epoch"] == 1 and result["stopped_early"]
 
 
+def fit_interrupted_and_resumed(config, train, valid, run, *, after_epoch: int) -> list[str]:
+    """Train ``run``, interrupt it (as Ctrl-C would) once epoch ``after_epoch`` is saved, resume it; its log."""
+
+    def interrupt(line):
+        if line.startswith(f"epoch {after_epoch:3d}"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, train, valid, run, log=interrupt)
+    lines = []
+    fit(config, train, valid, run, resume=True, log=lines.append)
+    return lines
+
+
 def test_resume_continues_where_it_left_off(tmp_path, faces):
     config = quick_config(epochs=4)
     train, valid = faces.subset(faces.subjects != "S0"), faces.subset(faces.subjects == "S0")
     fit(config, train, valid, tmp_path / "whole", log=lambda _: None)
 
-    def interrupt_after_epoch_2(line):
-        if line.startswith("epoch   2"):
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        fit(config, train, valid, tmp_path / "cut", log=interrupt_after_epoch_2)
-    lines = []
-    fit(config, train, valid, tmp_path / "cut", resume=True, log=lines.append)
+    lines = fit_interrupted_and_resumed(config, train, valid, tmp_path / "cut", after_epoch=2)
     assert lines[0].startswith("resumed") and "after epoch 2" in lines[0]
     assert [line.split()[1] for line in lines[1:3]] == ["3", "4"]
 

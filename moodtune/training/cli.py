@@ -80,6 +80,9 @@ def add_training_commands(sub) -> None:
     tr.add_argument("--ema", type=float, default=0.0,
                     help="validate and keep a moving average of the weights with this decay per step (e.g. 0.999 "
                          "for FER+-sized data, 0.98 for KDEF); 0: the weights as trained")
+    tr.add_argument("--mixup", type=float, default=0.0,
+                    help="blend random pairs of training images and their labels, the weight drawn from "
+                         "Beta(ALPHA, ALPHA) (e.g. 0.2); 0: no mixup")
     tr.add_argument("--input-size", type=int, default=0,
                     help="train at this side in pixels instead of the network's own (e.g. 128 for "
                          "efficientnet_lite0 on a CPU); the model card records it")
@@ -217,14 +220,14 @@ def cmd_train(args) -> int:
     _require_torch()
     from moodtune.training.evaluate import checkpoint_predictor, evaluate, write_report
     from moodtune.training.models import model_spec
-    from moodtune.training.train import TrainConfig, fit
+    from moodtune.training.train import TrainConfig, fit, training_input_size
 
-    spec = model_spec(args.model)
+    model_spec(args.model)  # an unknown name fails here, before minutes of reading the data
     if args.replay and not Path(args.replay).exists():  # before minutes of reading the training data
         raise ParameterError(f"{args.replay}: replay data not found; give --replay a dataset folder or CSV "
                              "(e.g. FER+), or leave it out")
     margin = DEFAULT_CROP_MARGIN if args.margin is None else args.margin
-    size = args.input_size or spec.input_size
+    size = training_input_size(args.model, input_size=args.input_size, weights=args.weights)
     faces = _read_data(args, size=size, margin=margin, train_labels=args.labels)
     train, valid, test, about = _split(faces, args)
     data_name = Path(args.data).stem
@@ -235,7 +238,8 @@ def cmd_train(args) -> int:
     config = TrainConfig(model=args.model, epochs=args.epochs, patience=args.patience, lr=args.lr,
                          batch_size=args.batch_size, seed=args.seed, augment=not args.no_augment,
                          class_balance=args.balance, threads=args.threads, weights=args.weights,
-                         ema=args.ema, input_size=args.input_size, replay=args.replay_ratio if args.replay else 0.0)
+                         ema=args.ema, input_size=args.input_size, replay=args.replay_ratio if args.replay else 0.0,
+                         mixup=args.mixup)
     info = {"command": shlex.join(["moodtune", *getattr(args, "argv", [])]),
             "data": {**faces.source, "path": str(args.data), "n_images": len(faces), "problems": len(faces.problems)},
             "split": about, "crop_margin": margin,

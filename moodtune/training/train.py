@@ -46,6 +46,7 @@ class TrainConfig:
     ema: float = 0.0  # decay of an exponential moving average of the weights, evaluated and kept (0: none)
     input_size: int = 0  # 0: the registry's; else train (and export) at this side, e.g. 128 for a CPU budget
     replay: float = 0.0  # images drawn from the replay set per training image each epoch (0: no replay)
+    mixup: float = 0.0  # alpha of mixup's Beta(alpha, alpha) blend of image pairs and their targets (0: none)
 
 
 def seed_everything(seed: int) -> None:
@@ -67,6 +68,18 @@ def class_weights(targets: np.ndarray, mode: str) -> torch.Tensor:
         raise ValueError(f"class_balance must be none, sqrt or inverse, got {mode!r}")
     weights = weights / (weights * frequency).sum() * frequency.sum()
     return torch.tensor(weights, dtype=torch.float32)
+
+
+def mixup_batch(x: torch.Tensor, y: torch.Tensor, alpha: float, generator: torch.Generator, *,
+                seed: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup (Zhang et al. 2018): each image blended with another of the batch, targets blended alike.
+
+    ``x`` is (B, C, H, W), ``y`` (B, 7) soft targets. The blend weight is drawn from Beta(alpha, alpha) by a
+    NumPy generator seeded with ``seed`` (seed, epoch, batch start), so a resumed run draws what it would have.
+    """
+    weight = float(np.random.default_rng(list(seed)).beta(alpha, alpha))
+    partner = torch.randperm(len(x), generator=generator).to(x.device)
+    return weight * x + (1 - weight) * x[partner], weight * y + (1 - weight) * y[partner]
 
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -118,22 +131,36 @@ def normalize(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     return (x - mean) / std
 
 
-def pretrained_normalisation(weights) -> tuple[float, float] | None:
-    """(mean, std) that a moodtune checkpoint or exported model was trained with; None for other weights.
+def pretrained_preprocessing(weights) -> dict | None:
+    """``{"input_size", "mean", "std"}`` that a moodtune checkpoint or exported model was trained with.
 
-    Fine-tuning keeps them, so the first layer sees inputs on the scale it learned.
+    None for other weights (ImageNet, a foreign state dict). Fine-tuning keeps them, so the first layer sees
+    inputs on the scale it learned and the later layers features of the size they learned.
     """
     if weights is None or weights == "imagenet":
         return None
     path = weights_path(weights)
     if path.suffix == ".onnx" and path.with_suffix(".json").is_file():
         card = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-        return float(card["mean"][0]), float(card["std"][0])
+        return {"input_size": int(card["input_size"]), "mean": float(card["mean"][0]), "std": float(card["std"][0])}
     if path.suffix == ".pt" and path.is_file():
         meta = torch.load(path, map_location="cpu", weights_only=False).get("meta", {})
         if "mean" in meta:
-            return float(meta["mean"]), float(meta["std"])
+            return {"input_size": int(meta.get("input_size", 0)), "mean": float(meta["mean"]),
+                    "std": float(meta["std"])}
     return None
+
+
+def pretrained_normalisation(weights) -> tuple[float, float] | None:
+    """(mean, std) that a moodtune checkpoint or exported model was trained with; None for other weights."""
+    known = pretrained_preprocessing(weights)
+    return (known["mean"], known["std"]) if known else None
+
+
+def training_input_size(model: str, *, input_size: int = 0, weights=None) -> int:
+    """The side a run trains at: ``input_size`` if given, else the starting model's, else the registry's."""
+    known = pretrained_preprocessing(weights) if weights is not None else None
+    return input_size or (known and known["input_size"]) or model_spec(model).input_size
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -232,9 +259,10 @@ def fit(config: TrainConfig, train: FaceSet, valid: FaceSet, run_dir, *, resume:
     if len(train) == 0 or (valid is not None and len(valid) == 0):
         raise ParameterError(f"need training and validation images, got {len(train)} and "
                              f"{len(valid) if valid is not None else 'none'}")
+    if config.mixup < 0:
+        raise ParameterError(f"mixup must be 0 (off) or a positive Beta alpha such as 0.2, got {config.mixup}")
     seed_everything(config.seed)
     spec = model_spec(config.model)
-    size = config.input_size or spec.input_size
     device = pick_device(device)
     last = run_dir / "last.pt"
     resuming = resume and last.exists()
@@ -245,6 +273,8 @@ def fit(config: TrainConfig, train: FaceSet, valid: FaceSet, run_dir, *, resume:
     # Pretrained weights matter only for a fresh start; a resumed run loads its own.
     weights = None if resuming else (config.weights if config.weights is not None else spec.default_weights)
     model = create_model(config.model, weights=weights)
+    size = (checkpoint["meta"]["input_size"] if checkpoint is not None
+            else training_input_size(config.model, input_size=config.input_size, weights=weights))
     if size != spec.input_size:
         try:
             with torch.no_grad():
@@ -327,6 +357,8 @@ def fit(config: TrainConfig, train: FaceSet, valid: FaceSet, run_dir, *, resume:
             x = expand_channels(normalize(x, mean, std), spec.channels)
             x = x.to(device).contiguous(memory_format=torch.channels_last)
             y = targets[index].to(device)
+            if config.mixup:
+                x, y = mixup_batch(x, y, config.mixup, generator, seed=(config.seed, epoch, start))
             logits = model(x)
             # Soft-target cross-entropy weighted per class: handles FER+ vote distributions and one-hots alike.
             loss = -(y * F.log_softmax(logits, dim=1) * weights_per_class).sum(dim=1).mean()
