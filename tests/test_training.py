@@ -253,7 +253,7 @@ def test_cli_lists_every_registered_model():
     assert tuple(list_models()) == MODEL_NAMES
 
 
-@pytest.mark.parametrize("name", ["lenet5", "alexnet", "moodnet", "moodnet_small"])
+@pytest.mark.parametrize("name", ["lenet5", "alexnet", "moodnet", "moodnet_small", "moodnet_wide"])
 def test_scratch_models_take_their_registered_input(name):
     spec = model_spec(name)
     model = create_model(name).eval()

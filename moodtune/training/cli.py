@@ -19,7 +19,8 @@ from moodtune.errors import MoodtuneError, ParameterError
 from moodtune.training.datasets import DEFAULT_CROP_MARGIN, FaceSet, detect_format, load_cached, read_any
 
 #: Registry names, listed here so ``--help`` needs no torch (a test keeps it equal to models.list_models()).
-MODEL_NAMES = ("alexnet", "efficientnet_lite0", "inception_v3", "lenet5", "moodnet", "moodnet_small")
+MODEL_NAMES = ("alexnet", "efficientnet_lite0", "inception_v3", "lenet5", "moodnet", "moodnet_small",
+               "moodnet_wide")
 SPLITS = ("subject", "random", "official", "all")
 TORCH_MISSING = "this command needs PyTorch: install the train extra: pip install -e '.[train]'"
 
