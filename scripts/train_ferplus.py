@@ -2,6 +2,7 @@
 
     python scripts/train_ferplus.py --run runs/moodnet-ferplus [--model moodnet] [--epochs 30] [--resume]
     python scripts/train_ferplus.py --run runs/ferplus-cont --weights emotion_ferplus --lr 4e-4 --ema 0.999
+    python scripts/train_ferplus.py --run runs/ferplus64 --weights emotion_ferplus --input-size 64 --mixup 0.2
     python scripts/train_ferplus.py --run runs/moodnet-ferplus --export-only   # re-export best.pt
 
 Writes RUN/model.onnx unless --out names another file (moodtune/models/emotion_ferplus.onnx to ship it).
@@ -60,7 +61,8 @@ def main(argv=None) -> int:
     parser.add_argument("--ema", type=float, default=0.0, help="keep a moving average of the weights (e.g. 0.999)")
     parser.add_argument("--mixup", type=float, default=0.0, help="mixup's Beta alpha (e.g. 0.2; 0: none)")
     parser.add_argument("--input-size", type=int, default=0,
-                        help="train at this side, the 48x48 crops resized to it (default: the model's own)")
+                        help="train at this side, the 48x48 crops resized to it (default: the side of the model "
+                             "--weights starts from, else the network's own)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--out", type=Path, help="the .onnx to write (default RUN/model.onnx; never a shipped model "

@@ -186,3 +186,10 @@ def test_mixup_blends_images_and_targets_by_one_weight_and_repeats_on_resume(tmp
     assert all(torch.equal(whole[k], cut[k]) for k in whole)
     with pytest.raises(ParameterError, match="mixup"):
         fit(quick_config(mixup=-1.0), faces, faces, tmp_path / "x", log=lambda _: None)
+
+
+def test_cli_refuses_a_negative_mixup_before_reading_data(tmp_path, capsys):
+    status, _, err = run_cli(capsys, "train", "--data", tmp_path / "missing.csv", "--mixup", "-1",
+                             "--run", tmp_path / "run")
+    assert status == 2 and "mixup must be 0" in err and "missing.csv" not in err
+    assert not (tmp_path / "run").exists()

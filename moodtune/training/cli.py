@@ -85,8 +85,8 @@ def add_training_commands(sub) -> None:
                     help="blend random pairs of training images and their labels, the weight drawn from "
                          "Beta(ALPHA, ALPHA) (e.g. 0.2); 0: no mixup")
     tr.add_argument("--input-size", type=int, default=0,
-                    help="train at this side in pixels instead of the network's own (e.g. 128 for "
-                         "efficientnet_lite0 on a CPU); the model card records it")
+                    help="train at this side in pixels (e.g. 128 for efficientnet_lite0 on a CPU); default: the "
+                         "side of the model --weights starts from, else the network's own; the card records it")
     tr.add_argument("--replay", help="a second dataset (e.g. FER+) mixed into every epoch while fine-tuning, so "
                                      "the network keeps what it knew; only its training part is used")
     tr.add_argument("--replay-ratio", type=float, default=1.0,
@@ -223,10 +223,16 @@ def cmd_train(args) -> int:
     from moodtune.training.models import model_spec
     from moodtune.training.train import TrainConfig, fit, training_input_size
 
-    model_spec(args.model)  # an unknown name fails here, before minutes of reading the data
-    if args.replay and not Path(args.replay).exists():  # before minutes of reading the training data
+    # An unknown model, a missing replay set or a bad option fails here, before minutes of reading the data.
+    model_spec(args.model)
+    if args.replay and not Path(args.replay).exists():
         raise ParameterError(f"{args.replay}: replay data not found; give --replay a dataset folder or CSV "
                              "(e.g. FER+), or leave it out")
+    config = TrainConfig(model=args.model, epochs=args.epochs, patience=args.patience, lr=args.lr,
+                         batch_size=args.batch_size, seed=args.seed, augment=not args.no_augment,
+                         class_balance=args.balance, threads=args.threads, weights=args.weights,
+                         ema=args.ema, input_size=args.input_size, replay=args.replay_ratio if args.replay else 0.0,
+                         mixup=args.mixup)
     margin = DEFAULT_CROP_MARGIN if args.margin is None else args.margin
     size = training_input_size(args.model, input_size=args.input_size, weights=args.weights)
     faces = _read_data(args, size=size, margin=margin, train_labels=args.labels)
@@ -236,11 +242,6 @@ def cmd_train(args) -> int:
     run = args.run_dir or Path("runs") / f"{args.model}-{data_name}-{about['kind']}{fold}"
     print(f"split {about['kind']}: train {about['n_train']}, validation {about['n_valid']}, test {about['n_test']}"
           f" -> {run}", file=sys.stderr)
-    config = TrainConfig(model=args.model, epochs=args.epochs, patience=args.patience, lr=args.lr,
-                         batch_size=args.batch_size, seed=args.seed, augment=not args.no_augment,
-                         class_balance=args.balance, threads=args.threads, weights=args.weights,
-                         ema=args.ema, input_size=args.input_size, replay=args.replay_ratio if args.replay else 0.0,
-                         mixup=args.mixup)
     info = {"command": shlex.join(["moodtune", *getattr(args, "argv", [])]),
             "data": {**faces.source, "path": str(args.data), "n_images": len(faces), "problems": len(faces.problems)},
             "split": about, "crop_margin": margin,

@@ -48,6 +48,11 @@ class TrainConfig:
     replay: float = 0.0  # images drawn from the replay set per training image each epoch (0: no replay)
     mixup: float = 0.0  # alpha of mixup's Beta(alpha, alpha) blend of image pairs and their targets (0: none)
 
+    def __post_init__(self):
+        # Checked here, so a bad value fails before any data is read.
+        if self.mixup < 0:
+            raise ParameterError(f"mixup must be 0 (off) or a positive Beta alpha such as 0.2, got {self.mixup}")
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -259,8 +264,6 @@ def fit(config: TrainConfig, train: FaceSet, valid: FaceSet, run_dir, *, resume:
     if len(train) == 0 or (valid is not None and len(valid) == 0):
         raise ParameterError(f"need training and validation images, got {len(train)} and "
                              f"{len(valid) if valid is not None else 'none'}")
-    if config.mixup < 0:
-        raise ParameterError(f"mixup must be 0 (off) or a positive Beta alpha such as 0.2, got {config.mixup}")
     seed_everything(config.seed)
     spec = model_spec(config.model)
     device = pick_device(device)
