@@ -96,7 +96,8 @@ def main(argv=None) -> int:
     trained_on_kdef = "kdef" in json.dumps([training.get("data"), training.get("replay")]).lower()
     if trained_on_kdef:
         print("KDEF frontal: this model trained on all of it, so it is no test set here; the subject-independent "
-              "figure comes from k-fold runs of its recipe: python benchmarks/kdef_protocols.py --models moodnet")
+              f"figure comes from k-fold runs of its recipe: python benchmarks/kdef_protocols.py --models "
+              f"{model.card.name}")
     elif (args.data / "kdef_front").is_dir():
         scores = kdef_accuracy(args.data / "kdef_front", args.model)
         recall = ", ".join(f"{k} {v:.2f}" for k, v in scores["recall"].items() if v is not None)

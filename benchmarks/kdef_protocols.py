@@ -39,6 +39,10 @@ RECIPES = {
     # 12 epochs fixed in advance, so the fold that validated elsewhere trains here too.
     "moodnet": ["--weights", "emotion_ferplus", "--crops", "detector", "--replay", "{ferplus}", "--replay-ratio", "2",
                 "--ema", "0.98", "--lr", "5e-4", "--epochs", "12", "--fixed-epochs"],
+    # The shipped default: the same recipe on the wider network, from its own FER+ model (not shipped; README,
+    # "The emotion model", gives the two train_ferplus.py commands that make it).
+    "moodnet_wide": ["--weights", "{root}/runs/wide-cont/model.onnx", "--crops", "detector", "--replay", "{ferplus}",
+                     "--replay-ratio", "2", "--ema", "0.98", "--lr", "5e-4", "--epochs", "12", "--fixed-epochs"],
 }
 FOLDS = 5
 
@@ -49,10 +53,17 @@ def run_dir(runs: Path, model: str, protocol: str, fold: int | None) -> Path:
 
 def train_arguments(data: Path, runs: Path, model: str, protocol: str, fold: int | None, threads: int,
                     ferplus: Path) -> list[str]:
-    recipe = [a.format(ferplus=ferplus) for a in RECIPES[model]]
+    recipe = [a.format(ferplus=ferplus, root=ROOT) for a in RECIPES[model]]
     args = ["train", "--data", str(data), "--model", model, "--split", protocol, *recipe,
             "--run", str(run_dir(runs, model, protocol, fold)), "--threads", str(threads)]
     return args + (["--fold", str(fold), "--folds", str(FOLDS)] if fold is not None else [])
+
+
+def _missing_start(model: str) -> str | None:
+    """The starting .onnx a recipe names (one of this checkout's runs) when it is not there yet, else None."""
+    recipe = RECIPES[model]
+    start = recipe[recipe.index("--weights") + 1].format(root=ROOT) if "--weights" in recipe else ""
+    return start if start.endswith(".onnx") and not Path(start).is_file() else None
 
 
 def finished(run: Path, protocol: str) -> dict | None:
@@ -112,7 +123,10 @@ def main(argv=None) -> int:
 
         for model, protocol, fold in jobs:
             run = run_dir(args.runs, model, protocol, fold)
-            if finished(run, protocol) is None:
+            if finished(run, protocol) is None and _missing_start(model):
+                print(f"skipped {run.name}: {_missing_start(model)}, the FER+ model its recipe starts from, is "
+                      "missing; train it first (README, \"The emotion model\")", file=sys.stderr)
+            elif finished(run, protocol) is None:
                 resume = ["--resume"] if (run / "last.pt").exists() else []
                 status = moodtune(train_arguments(args.data, args.runs, model, protocol, fold, args.threads,
                                                   args.ferplus) + resume)

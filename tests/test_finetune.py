@@ -39,8 +39,8 @@ def faces():
 
 
 def test_shipped_model_weights_come_back_from_its_onnx():
-    net = load_weights(create_model("moodnet"), "shipped").eval()
     shipped = EmotionModel(SHIPPED_MODEL)
+    net = load_weights(create_model(shipped.card.name), "shipped").eval()  # the network its card names
     side = shipped.card.input_size
     x = np.random.default_rng(0).normal(size=(5, 1, side, side)).astype(np.float32)
     with torch.no_grad():
@@ -51,8 +51,8 @@ def test_shipped_model_weights_come_back_from_its_onnx():
 
 
 def test_recalibrated_batchnorm_keeps_the_function_and_takes_the_data_statistics():
-    net = state_dict_from_onnx(create_model("moodnet"), SHIPPED_MODEL).eval()
-    x = torch.randn(32, 1, 56, 56)  # moodnet is fully convolutional: any side the shipped model may use
+    net = state_dict_from_onnx(create_model(EmotionModel(SHIPPED_MODEL).card.name), SHIPPED_MODEL).eval()
+    x = torch.randn(32, 1, 56, 56)  # the moodnets are fully convolutional: any side the shipped model may use
     with torch.no_grad():
         before = net(x)
     recalibrate_batchnorm(net, x)
@@ -193,3 +193,32 @@ def test_cli_refuses_a_negative_mixup_before_reading_data(tmp_path, capsys):
                              "--run", tmp_path / "run")
     assert status == 2 and "mixup must be 0" in err and "missing.csv" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_cli_distils_teachers_into_the_training_and_replay_targets(tmp_path, manifest, capsys):
+    run = tmp_path / "taught"
+    status, _, err = run_cli(capsys, "train", "--data", manifest, "--model", "lenet5", "--split", "all",
+                             "--epochs", "1", "--replay", manifest, "--replay-ratio", "0.5", "--threads", "1",
+                             "--teacher", "emotion_ferplus", "--replay-teacher", "emotion_default",
+                             "--teacher-weight", "0.3", "--run", run, "--cache", "none")
+    assert status == 0, err
+    # Each teacher answered for its faces; the answers are kept beside the run folder for the next fold.
+    kept = sorted(p.name.split("-")[1] for p in (tmp_path / ".teachers").glob("teacher-*.npy"))
+    assert kept == ["emotion_default", "emotion_ferplus"]
+    meta = torch.load(run / "best.pt", weights_only=False)["meta"]
+    assert meta["teachers"] == {"train": ["emotion_ferplus"], "replay": ["emotion_default"], "weight": 0.3}
+    status, out, _ = run_cli(capsys, "export", "--run", run)
+    assert status == 0, out
+    taught = json.loads((run / "model.json").read_text())["training"]["distilled_from"]
+    assert taught["weight"] == 0.3 and taught["train"][0]["weights"] == "emotion_ferplus.onnx"
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--teacher", "nowhere.onnx"], "nowhere.onnx: teacher model not found"),
+    (["--teacher", "emotion_ferplus", "--teacher-weight", "1.5"], "must lie in [0, 1]"),
+    (["--replay-teacher", "emotion_ferplus"], "give --replay too"),
+])
+def test_cli_refuses_bad_teachers_before_reading_data(tmp_path, capsys, options, message):
+    status, _, err = run_cli(capsys, "train", "--data", tmp_path / "missing.csv", *options, "--run", tmp_path / "r")
+    assert status == 2 and message in err and "missing.csv" not in err
+    assert not (tmp_path / "r").exists()

@@ -91,6 +91,15 @@ def add_training_commands(sub) -> None:
                                      "the network keeps what it knew; only its training part is used")
     tr.add_argument("--replay-ratio", type=float, default=1.0,
                     help="replay images drawn per training image each epoch (default 1)")
+    tr.add_argument("--teacher", action="append", default=[], metavar="MODEL",
+                    help="distil: blend the training targets with this exported model's answers (a shipped name "
+                         "or an .onnx, trained with the same --balance; repeat for several, averaged, mirror "
+                         "images too)")
+    tr.add_argument("--replay-teacher", action="append", default=[], metavar="MODEL",
+                    help="blend the replay set's targets with this model's answers (e.g. the starting model, so "
+                         "the replayed faces keep what it knew of them)")
+    tr.add_argument("--teacher-weight", type=float, default=0.5,
+                    help="share of the teachers' answers in the blended targets, 0 to 1 (default 0.5)")
     tr.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
     tr.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     _add_data_options(tr)
@@ -228,6 +237,7 @@ def cmd_train(args) -> int:
     if args.replay and not Path(args.replay).exists():
         raise ParameterError(f"{args.replay}: replay data not found; give --replay a dataset folder or CSV "
                              "(e.g. FER+), or leave it out")
+    _check_teachers(args)
     config = TrainConfig(model=args.model, epochs=args.epochs, patience=args.patience, lr=args.lr,
                          batch_size=args.batch_size, seed=args.seed, augment=not args.no_augment,
                          class_balance=args.balance, threads=args.threads, weights=args.weights,
@@ -260,6 +270,21 @@ def cmd_train(args) -> int:
                 pass
         info["replay"] = {**replay.source, "root": str(args.replay), "path": str(args.replay), "n_images": len(replay),
                           "ratio": args.replay_ratio}
+    if args.teacher or args.replay_teacher:
+        from moodtune.training.distill import distilled
+        from moodtune.training.train import class_weights
+
+        def teach(faces, teachers):
+            # Only what trains is relabelled; validation and test keep their own labels. A teacher is taken to
+            # have learned with this --balance on faces like these, so its answers are unweighted first. They
+            # are kept beside the run folders, so the folds of one protocol ask the teachers once.
+            return distilled(faces, teachers, weight=args.teacher_weight, threads=max(args.threads, 1),
+                             class_weights=class_weights(faces.targets, args.balance).numpy(),
+                             cache=run.parent / ".teachers")
+
+        train = teach(train, args.teacher) if args.teacher else train
+        replay = teach(replay, args.replay_teacher) if args.replay_teacher else replay
+        info["teachers"] = {"train": args.teacher, "replay": args.replay_teacher, "weight": args.teacher_weight}
     run.mkdir(parents=True, exist_ok=True)
     if faces.problems:
         (run / "problems.txt").write_text("\n".join(faces.problems) + "\n", encoding="utf-8")
@@ -278,6 +303,20 @@ def cmd_train(args) -> int:
               f"macro-F1 {scores['macro_f1']:.4f} -> {json_path}")
     print(f"export it with: moodtune export --run {run}")
     return 0
+
+
+def _check_teachers(args) -> None:
+    """Refuse missing teacher models and a bad weight before any data is read."""
+    from moodtune.training.models import weights_path
+
+    if (args.teacher or args.replay_teacher) and not 0.0 <= args.teacher_weight <= 1.0:
+        raise ParameterError(f"--teacher-weight must lie in [0, 1], got {args.teacher_weight}")
+    if args.replay_teacher and not args.replay:
+        raise ParameterError("--replay-teacher relabels the replay set: give --replay too, or use --teacher")
+    for teacher in args.teacher + args.replay_teacher:
+        if weights_path(teacher).suffix != ".onnx" or not weights_path(teacher).is_file():
+            raise ParameterError(f"{teacher}: teacher model not found; give a shipped model's name or an .onnx "
+                                 "exported by moodtune (its card .json beside it)")
 
 
 def cmd_evaluate(args) -> int:
@@ -361,6 +400,11 @@ def cmd_export(args) -> int:
     replay = meta.get("replay")
     if replay:
         training["replay"] = replay
+    teachers = meta.get("teachers")
+    if teachers:
+        training["distilled_from"] = {"weight": teachers["weight"],
+                                      **{part: [weights_lineage(t) for t in teachers[part]]
+                                         for part in ("train", "replay") if teachers[part]}}
     if meta.get("command"):
         training["command"] = meta["command"]
     if meta.get("weights") not in (None, "imagenet"):

@@ -174,11 +174,14 @@ def weights_lineage(weights) -> dict:
     of a shipped or exported model's card when it started from one (so a card tells its whole history)."""
     import json
 
+    from moodtune.faces.classify import MODELS_DIR
     from moodtune.training.models import weights_path
 
     path = weights_path(weights)
     card = path.with_suffix(".json")
     if path.suffix == ".onnx" and card.is_file():
         earlier = json.loads(card.read_text(encoding="utf-8"))
-        return {"weights": path.name, "training": earlier.get("training"), "metrics": earlier.get("metrics")}
+        # A shipped model by its file name; any other by the path given (runs/NAME/model.onnx says which run).
+        name = path.name if path.resolve().parent == MODELS_DIR else str(weights)
+        return {"weights": name, "training": earlier.get("training"), "metrics": earlier.get("metrics")}
     return {"weights": str(weights)}
