@@ -112,8 +112,8 @@ def main(argv=None) -> int:
                 "command": " ".join(["python scripts/train_ferplus.py",
                                      *(a for a in (argv or sys.argv[1:]) if a != "--export-only")])}
     if args.teacher:
-        training["distilled_from"] = {"teachers": [weights_lineage(t) for t in args.teacher],
-                                      "teacher_weight": args.teacher_weight}
+        training["distilled_from"] = {"weight": args.teacher_weight,  # as moodtune export writes it
+                                      "train": [weights_lineage(t) for t in args.teacher]}
     if args.weights:
         training["initialised_from"] = weights_lineage(args.weights)
     card = card_from_checkpoint(meta, training=training, metrics=metrics, licence=LICENCE)

@@ -2,9 +2,11 @@
 
 A few models averaged classify better than any one of them (on FER+ Valid two moodnets score 85.8 % and
 85.7 % alone, 86.3 % together), but a shipped model has one network's time budget. Training one network on
-the averaged answers of several (Hinton et al. 2015, "Distilling the Knowledge in a Neural Network") passes
+the averaged answers of several (Hinton et al. 2015, "Distilling the Knowledge in a Neural Network") can pass
 much of the ensemble's accuracy on at a single network's cost: the teachers' probabilities say which wrong
-classes are nearly right, which a vote count of ten raters says only coarsely.
+classes are nearly right, which a vote count of ten raters says only coarsely. (With this project's
+CPU-trained teachers it has not yet lifted a shipped model; README, "What has not lifted them", has the
+figures. A stronger teacher, e.g. one trained on a GPU, is what it is for.)
 
 The teachers are exported ``.onnx`` models (a shipped name or a file); each is run through its own card
 (input side, colour, normalisation), on the faces and on their mirror images, averaged.
@@ -13,6 +15,7 @@ The teachers are exported ``.onnx`` models (a shipped name or a file); each is r
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -78,9 +81,11 @@ def _one_teacher(faces: FaceSet, path: Path, *, flip: bool, threads: int, cache)
             crops = np.ascontiguousarray(view[start:start + _BATCH])
             total[start:start + len(crops)] += model.predict_tensor(model.crops_to_tensor(crops))
     answer = (total / len(views)).astype(np.float32)
-    if stored is not None:
+    if stored is not None:  # written whole, then renamed: two runs sharing the cache never read half a file
         stored.parent.mkdir(parents=True, exist_ok=True)
-        np.save(stored, answer)
+        partial = stored.with_name(f"{stored.stem}.{os.getpid()}.partial.npy")
+        np.save(partial, answer)
+        os.replace(partial, stored)
     return answer
 
 
