@@ -123,10 +123,13 @@ def main(argv=None) -> int:
 
         for model, protocol, fold in jobs:
             run = run_dir(args.runs, model, protocol, fold)
-            if finished(run, protocol) is None and _missing_start(model):
-                print(f"skipped {run.name}: {_missing_start(model)}, the FER+ model its recipe starts from, is "
-                      "missing; train it first (README, \"The emotion model\")", file=sys.stderr)
-            elif finished(run, protocol) is None:
+            if finished(run, protocol) is not None:
+                continue
+            missing = _missing_start(model)
+            if missing:
+                print(f"skipped {run.name}: {missing}, the FER+ model its recipe starts from, is missing; train "
+                      "it first (README, \"The emotion model\")", file=sys.stderr)
+            else:
                 resume = ["--resume"] if (run / "last.pt").exists() else []
                 status = moodtune(train_arguments(args.data, args.runs, model, protocol, fold, args.threads,
                                                   args.ferplus) + resume)

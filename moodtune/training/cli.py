@@ -314,7 +314,8 @@ def _check_teachers(args) -> None:
     if args.replay_teacher and not args.replay:
         raise ParameterError("--replay-teacher relabels the replay set: give --replay too, or use --teacher")
     for teacher in args.teacher + args.replay_teacher:
-        if weights_path(teacher).suffix != ".onnx" or not weights_path(teacher).is_file():
+        path = weights_path(teacher)
+        if path.suffix != ".onnx" or not path.is_file():
             raise ParameterError(f"{teacher}: teacher model not found; give a shipped model's name or an .onnx "
                                  "exported by moodtune (its card .json beside it)")
 

@@ -22,11 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from moodtune.errors import ParameterError
-from moodtune.training.datasets import FaceSet, resize_images
+from moodtune.training.datasets import FaceSet
 from moodtune.training.models import weights_path
-
-#: Faces per onnxruntime call: large enough to amortise the call, small enough for memory at 224 px.
-_BATCH = 256
 
 
 def teacher_probabilities(faces: FaceSet, teachers, *, flip: bool = True, threads: int = 1,
@@ -61,9 +58,9 @@ def teacher_probabilities(faces: FaceSet, teachers, *, flip: bool = True, thread
 
 
 def _one_teacher(faces: FaceSet, path: Path, *, flip: bool, threads: int, cache) -> np.ndarray:
-    from moodtune.faces.classify import EmotionModel
+    from moodtune.training.evaluate import onnx_predictor
 
-    model = EmotionModel(path, threads=threads)  # checks the file first: a missing teacher fails here
+    teacher = onnx_predictor(path, threads=threads)  # checks the file first: a missing teacher fails here
     stored = None
     if cache is not None:
         key = hashlib.md5(path.read_bytes())
@@ -71,16 +68,8 @@ def _one_teacher(faces: FaceSet, path: Path, *, flip: bool, threads: int, cache)
         stored = Path(cache) / f"teacher-{path.stem}-{key.hexdigest()[:12]}.npy"
         if stored.is_file():
             return np.load(stored)
-    images = resize_images(faces.images, model.card.input_size)
-    if model.card.colour != "gray":
-        images = np.repeat(images[..., None], 3, axis=-1)
-    views = [images, images[:, :, ::-1]] if flip else [images]
-    total = np.zeros((len(faces), faces.targets.shape[1]), dtype=np.float64)
-    for view in views:
-        for start in range(0, len(view), _BATCH):
-            crops = np.ascontiguousarray(view[start:start + _BATCH])
-            total[start:start + len(crops)] += model.predict_tensor(model.crops_to_tensor(crops))
-    answer = (total / len(views)).astype(np.float32)
+    views = [faces.images, np.ascontiguousarray(faces.images[:, :, ::-1])] if flip else [faces.images]
+    answer = (sum(teacher.predict(view).astype(np.float64) for view in views) / len(views)).astype(np.float32)
     if stored is not None:  # written whole, then renamed: two runs sharing the cache never read half a file
         stored.parent.mkdir(parents=True, exist_ok=True)
         partial = stored.with_name(f"{stored.stem}.{os.getpid()}.partial.npy")

@@ -43,11 +43,11 @@ class Predictor:
     about: dict = field(default_factory=dict)
 
 
-def onnx_predictor(path) -> Predictor:
+def onnx_predictor(path, *, threads: int = 1) -> Predictor:
     """An exported model through :class:`~moodtune.faces.classify.EmotionModel` (the inference code path)."""
     from moodtune.faces.classify import EmotionModel
 
-    model = EmotionModel(path)
+    model = EmotionModel(path, threads=threads)
     card = model.card
 
     def predict(images: np.ndarray) -> np.ndarray:
