@@ -244,3 +244,10 @@ def test_lineage_and_imagenet_licence_follow_a_checkpoint_back_to_its_start(tmp_
     assert from_imagenet("imagenet") and from_imagenet(tmp_path / "imagenet.pt") and from_imagenet(tuned)
     assert weights_lineage(tuned)["training"]["initialised_from"]["training"]["initialised_from"] == "imagenet"
     assert not from_imagenet(None) and not from_imagenet(SHIPPED_MODEL)
+
+    # A run fine-tuned in its own folder names itself as its start: the chain ends instead of looping.
+    checkpoint["meta"]["weights"] = str(tmp_path / "self.pt")
+    torch.save(checkpoint, tmp_path / "self.pt")
+    start = weights_lineage(tmp_path / "self.pt")["training"]["initialised_from"]
+    assert start == {"weights": str(tmp_path / "self.pt")}
+    assert not from_imagenet(tmp_path / "self.pt")

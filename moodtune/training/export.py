@@ -170,7 +170,7 @@ def recalibrate_batchnorm(net: torch.nn.Module, x: torch.Tensor) -> torch.nn.Mod
     return net
 
 
-def weights_lineage(weights) -> dict:
+def weights_lineage(weights, *, _seen: frozenset = frozenset()) -> dict:
     """Where a fine-tuned model started, for its card: the weights argument, plus the training and metrics
     of a shipped or exported model's card when it started from one (so a card tells its whole history)."""
     from moodtune.faces.classify import MODELS_DIR
@@ -183,14 +183,15 @@ def weights_lineage(weights) -> dict:
         # A shipped model by its file name; any other by the path given (runs/NAME/model.onnx says which run).
         name = path.name if path.resolve().parent == MODELS_DIR else str(weights)
         return {"weights": name, "training": earlier.get("training"), "metrics": earlier.get("metrics")}
-    meta = _checkpoint_meta(path)
+    meta = _checkpoint_meta(path) if path.resolve() not in _seen else None
     if meta is not None:
-        # A moodtune checkpoint (best.pt) has no card, but its meta says how it was trained and scored.
+        # A moodtune checkpoint (best.pt) has no card, but its meta says how it was trained and scored. (A run
+        # fine-tuned in its own folder names itself as its start: _seen ends the chain there.)
         record = meta.get("record") or {}
         training = {"config": meta.get("config"), "best_epoch": record.get("epoch"), "n_train": meta.get("n_train")}
         if meta.get("weights") is not None:
-            training["initialised_from"] = (meta["weights"] if meta["weights"] == "imagenet"
-                                            else weights_lineage(meta["weights"]))
+            training["initialised_from"] = (meta["weights"] if meta["weights"] == "imagenet" else
+                                            weights_lineage(meta["weights"], _seen=_seen | {path.resolve()}))
         return {"weights": str(weights), "training": training,
                 "metrics": {k: v for k, v in record.items() if k.startswith("val_")}}
     return {"weights": str(weights)}
@@ -210,7 +211,7 @@ IMAGENET_LICENCE = ("Initialised from ImageNet EfficientNet-Lite0 weights (effic
                     "Apache-2.0).")
 
 
-def from_imagenet(weights) -> bool:
+def from_imagenet(weights, *, _seen: frozenset = frozenset()) -> bool:
     """Whether ``weights`` are, or were fine-tuned (at any remove) from, ImageNet weights: their licence applies."""
     if weights is None:
         return False
@@ -221,5 +222,5 @@ def from_imagenet(weights) -> bool:
     path = weights_path(weights)
     if path.suffix == ".onnx" and path.with_suffix(".json").is_file():
         return "ImageNet" in json.loads(path.with_suffix(".json").read_text(encoding="utf-8")).get("licence", "")
-    meta = _checkpoint_meta(path)
-    return meta is not None and from_imagenet(meta.get("weights"))
+    meta = _checkpoint_meta(path) if path.resolve() not in _seen else None
+    return meta is not None and from_imagenet(meta.get("weights"), _seen=_seen | {path.resolve()})
