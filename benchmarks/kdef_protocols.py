@@ -50,9 +50,13 @@ RECIPES = {
     "efficientnet_lite0_ferplus": ["--weights", "{root}/runs/effl0-ferplus/best.pt", "--crops", "detector",
                                    "--replay", "{ferplus}", "--replay-ratio", "2", "--ema", "0.98", "--lr", "2e-4",
                                    "--epochs", "12", "--fixed-epochs"],
+    # The same at 96 px (2.0 ms a face), from its own FER+ model (train_ferplus.py --input-size 96).
+    "efficientnet_lite0_96": ["--weights", "{root}/runs/effl0-96/best.pt", "--crops", "detector",
+                              "--replay", "{ferplus}", "--replay-ratio", "2", "--ema", "0.98", "--lr", "2e-4",
+                              "--epochs", "12", "--fixed-epochs"],
 }
 #: The network a recipe trains, where the recipe's name is not the network's own.
-NETWORKS = {"efficientnet_lite0_ferplus": "efficientnet_lite0"}
+NETWORKS = {"efficientnet_lite0_ferplus": "efficientnet_lite0", "efficientnet_lite0_96": "efficientnet_lite0"}
 #: Ensembles, scored under subject 5-fold only: each fold's member runs are averaged into one model
 #: (``moodtune export --member``), which is scored on that fold's test part (``moodtune evaluate --fold``).
 #: A member may also be one checkpoint for every fold, one that never saw KDEF (a FER+ model).
