@@ -85,9 +85,10 @@ def _missing_start(model: str) -> str | None:
     """The starting model a recipe names (one of this checkout's runs) when it is not there yet, else None."""
     recipe = RECIPES[model]
     start = recipe[recipe.index("--weights") + 1] if "--weights" in recipe else ""
-    # Only paths under this checkout: shipped model names and "imagenet" are always there.
-    return start.format(root=ROOT) if start.startswith("{root}") and not Path(start.format(root=ROOT)).is_file() \
-        else None
+    if not start.startswith("{root}"):  # a shipped model's name or "imagenet": always there
+        return None
+    path = start.format(root=ROOT)
+    return None if Path(path).is_file() else path
 
 
 def score_ensemble(ensemble: str, args) -> int:

@@ -93,6 +93,9 @@ def test_cli_exports_an_ensemble_and_scores_a_subject_fold(tmp_path, manifest, c
     report = json.loads(out)
     assert report["n"] == 14 and report["part"].startswith("subject fold 2 of 5")
 
+    status, _, err = run_cli(capsys, "export", "--member", runs[0] / "best.pt", "--member", runs[1] / "best.pt")
+    assert status == 2 and "--out" in err
+    assert json.loads((runs[0] / "model.json").read_text())["name"] == "lenet5"  # the member's own export is kept
     status, _, err = run_cli(capsys, "export", "--member", runs[0] / "best.pt", "--out", tmp_path / "one.onnx")
     assert status == 2 and "at least 2 members" in err
     status, _, err = run_cli(capsys, "export", "--member", runs[0] / "best.pt", "--member", tmp_path / "no.pt",

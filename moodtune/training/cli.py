@@ -184,21 +184,24 @@ def _read_data(args, *, size: int, margin: float, train_labels: str = "soft", lo
     return faces
 
 
-def _subject_fold(faces: FaceSet, args) -> FaceSet:
-    """The test part of subject fold ``args.fold``: the faces ``moodtune train --split subject`` holds out."""
+def _subject_parts(faces: FaceSet, args, *, instead: str):
+    """Train, validation and test indices of subject fold ``args.fold``, duplicates kept off the test side.
+
+    One rule for ``train --split subject`` and ``evaluate --fold``, so an evaluation scores exactly the faces a
+    fold's run held out. ``instead`` says what to do when the data names no people.
+    """
     from moodtune.training.splits import separate_duplicates, subject_split
 
     if not faces.subjects_known:
-        raise ParameterError(f"{args.data}: no subject is known for these images, so there are no subject folds; "
-                             "leave out --fold")
-    _, _, test = separate_duplicates(faces.hashes, *subject_split(faces.subjects, k=args.folds, fold=args.fold,
-                                                                   seed=args.seed))
-    return faces.subset(test)
+        raise ParameterError(f"{args.data}: no subject is known for these images, so there are no subject folds "
+                             f"that keep a person on one side; {instead}")
+    return separate_duplicates(faces.hashes, *subject_split(faces.subjects, k=args.folds, fold=args.fold,
+                                                            seed=args.seed))
 
 
 def _split(faces: FaceSet, args):
     """(train, valid, test or None, description) following ``args.split`` or the dataset's natural default."""
-    from moodtune.training.splits import official_split, random_split, separate_duplicates, subject_split
+    from moodtune.training.splits import official_split, random_split, separate_duplicates
 
     split = args.split or ("official" if faces.parts is not None else "subject" if faces.subjects_known
                            else "random")
@@ -212,11 +215,7 @@ def _split(faces: FaceSet, args):
         train, valid, test = list(range(len(faces))), None, None
         about["note"] = "every image trains; no validation or test part (figures come from k-fold runs of the recipe)"
     elif split == "subject":
-        if not faces.subjects_known:
-            raise ParameterError(f"{args.data}: no subject is known for these images, so --split subject cannot "
-                                 "keep a person on one side; use --split random (or add a subject column)")
-        train, valid, test = separate_duplicates(
-            faces.hashes, *subject_split(faces.subjects, k=args.folds, fold=args.fold, seed=args.seed))
+        train, valid, test = _subject_parts(faces, args, instead="use --split random (or add a subject column)")
         about.update(folds=args.folds, fold=args.fold,
                      note=f"by subject: fold {args.fold} tests, fold {(args.fold + 1) % args.folds} validates "
                           "(early stopping), the rest trains; no person on two sides")
@@ -359,7 +358,7 @@ def cmd_evaluate(args) -> int:
             raise ParameterError(f"{args.data}: no part {part!r}; parts are {found or 'none'} (or use --part all)")
         faces = faces.subset(faces.parts == part)
     if args.fold is not None:
-        faces = _subject_fold(faces, args)
+        faces = faces.subset(_subject_parts(faces, args, instead="leave out --fold")[2])
         part = f"subject fold {args.fold} of {args.folds} (seed {args.seed}), test part"
     scores = evaluate(predictor, faces)
     no_face = sum("no face found" in line for line in faces.problems)
@@ -392,6 +391,9 @@ def cmd_export(args) -> int:
         max_difference_to_torch,
     )
 
+    if args.member and not args.out:
+        # The default, the first member's run folder, would overwrite that run's own exported model.
+        raise ParameterError("an ensemble needs --out FILE.onnx (where to write it)")
     checkpoints = args.member or [args.checkpoint or args.run_dir / "best.pt"]
     for checkpoint in checkpoints:
         if not checkpoint.is_file():
