@@ -79,7 +79,8 @@ def main(argv=None) -> int:
     model = load_model(args.model)
     figures = {}
     size = model.path.stat().st_size / 1e6
-    print(f"model {model.path.name} ({model.card.name}, {size:.1f} MB, input {model.card.input_size}px "
+    bits = ", 8-bit" if "quantization" in model.card.training else ""
+    print(f"model {model.path.name} ({model.card.name}, {size:.1f} MB{bits}, input {model.card.input_size}px "
           f"{model.card.colour})")
     if (args.data / "ferplus").is_dir():
         scores = ferplus_accuracy(model, args.data / "ferplus")
@@ -96,7 +97,8 @@ def main(argv=None) -> int:
     parts = [training, *training.get("members", [])]  # an ensemble: what each member trained on
     trained_on_kdef = "kdef" in json.dumps([(p.get("data"), p.get("replay")) for p in parts]).lower()
     if trained_on_kdef:
-        recipe = "one of ENSEMBLES" if "members" in training else model.card.name
+        recipe = model.card.name if "members" not in training else (
+            "emotion_default" if str(args.model) == "emotion_default" else "<the ensemble's name in ENSEMBLES>")
         print("KDEF frontal: this model trained on all of it, so it is no test set here; the subject-independent "
               f"figure comes from k-fold runs of its recipe: python benchmarks/kdef_protocols.py --models "
               f"{recipe}")

@@ -61,8 +61,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--weights", help="start from: a checkpoint, an exported .onnx, or 'shipped' (default: "
-                                          "random initialisation)")
+    parser.add_argument("--weights", help="start from: a checkpoint, an exported .onnx, or 'shipped' "
+                                          "(emotion_ferplus; default: random initialisation)")
     parser.add_argument("--ema", type=float, default=0.0, help="keep a moving average of the weights (e.g. 0.999)")
     parser.add_argument("--mixup", type=float, default=0.0, help="mixup's Beta alpha (e.g. 0.2; 0: none)")
     parser.add_argument("--input-size", type=int, default=0,
@@ -96,10 +96,14 @@ def main(argv=None) -> int:
                          batch_size=args.batch_size, seed=args.seed, threads=args.threads, weights=args.weights,
                          ema=args.ema, input_size=args.input_size, mixup=args.mixup,
                          class_balance=args.balance)
+    command = " ".join(["python scripts/train_ferplus.py",
+                        *(a for a in (argv or sys.argv[1:]) if a != "--export-only")])
     if not args.export_only:
-        # The reader's name lets moodtune export (e.g. of an ensemble with this run) give the card FER+'s licence.
+        # The reader's name lets moodtune export (e.g. of an ensemble with this run) give the card FER+'s licence,
+        # and the command goes with the run into any card made from it.
         fit(config, train, valid, args.run, resume=args.resume,
-            info={"data": {"reader": "ferplus", "path": str(args.data), "n_images": len(train) + len(valid)}})
+            info={"data": {"reader": "ferplus", "path": str(args.data), "n_images": len(train) + len(valid)},
+                  "command": command})
 
     model, meta = load_checkpoint(args.run / "best.pt")
     size = meta["input_size"]
@@ -114,8 +118,7 @@ def main(argv=None) -> int:
                 "selection": "best FER+ Valid accuracy (early stopping, patience "
                              f"{meta['config']['patience']})",
                 "best_epoch": meta["record"]["epoch"], "config": meta["config"], "n_train": meta["n_train"],
-                "command": " ".join(["python scripts/train_ferplus.py",
-                                     *(a for a in (argv or sys.argv[1:]) if a != "--export-only")])}
+                "command": command}
     if args.teacher:
         training["distilled_from"] = {"weight": args.teacher_weight,  # as moodtune export writes it
                                       "train": [weights_lineage(t) for t in args.teacher]}

@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 from moodtune.emotions import EMOTIONS  # noqa: E402
 from moodtune.errors import ParameterError  # noqa: E402
 from moodtune.faces.classify import EmotionModel  # noqa: E402
-from moodtune.training.ensemble import AveragedNets, area_resize_matrix  # noqa: E402
+from moodtune.training.ensemble import AveragedNets, resize_matrix  # noqa: E402
 from moodtune.training.models import create_model  # noqa: E402
 
 from .synthetic import grating  # noqa: E402
@@ -23,14 +23,14 @@ from .test_training import run_cli  # noqa: E402
 torch.set_num_threads(1)
 
 
-def test_area_resize_matrix_is_opencvs_inter_area_shrink():
-    image = np.random.default_rng(0).uniform(0, 1, size=(80, 80)).astype(np.float32)
-    matrix = area_resize_matrix(80, 48)
-    assert matrix.shape == (48, 80)
-    want = cv2.resize(image, (48, 48), interpolation=cv2.INTER_AREA)
+@pytest.mark.parametrize("source, target, interpolation", [(80, 48, cv2.INTER_AREA), (48, 80, cv2.INTER_LINEAR)])
+def test_resize_matrix_is_opencvs_resize(source, target, interpolation):
+    # Shrinking as crop_face and training shrink (INTER_AREA), growing as they grow (INTER_LINEAR).
+    image = np.random.default_rng(0).uniform(0, 1, size=(source, source)).astype(np.float32)
+    matrix = resize_matrix(source, target)
+    assert matrix.shape == (target, source)
+    want = cv2.resize(image, (target, target), interpolation=interpolation)
     np.testing.assert_allclose(matrix @ image @ matrix.T, want, atol=1e-5)
-    with pytest.raises(ParameterError, match="must not exceed"):
-        area_resize_matrix(32, 48)
 
 
 def test_ensemble_is_the_mean_of_each_member_on_its_own_preprocessing():
@@ -38,18 +38,29 @@ def test_ensemble_is_the_mean_of_each_member_on_its_own_preprocessing():
     small, large = create_model("lenet5").eval(), create_model("moodnet_small").eval()  # 32 and 48 px
     members = [(small, {"input_size": 32, "mean": 0.4, "std": 0.2}),
                (large, {"input_size": 48, "mean": 0.5, "std": 0.25, "channels": 1})]
+
+    def check(ensemble, crops, at_32, at_48):
+        """The ensemble's answer for ``crops`` is the mean of each member's on its own-side crops."""
+        with torch.no_grad():
+            got = torch.exp(ensemble(torch.from_numpy(crops[:, None]))).numpy()
+            want = (torch.softmax(small((torch.from_numpy(at_32[:, None]) - 0.4) / 0.2), 1)
+                    + torch.softmax(large((torch.from_numpy(at_48[:, None]) - 0.5) / 0.25), 1)).numpy() / 2
+        np.testing.assert_allclose(got, want, atol=1e-5)
+        np.testing.assert_allclose(got.sum(axis=1), 1, atol=1e-5)
+
     ensemble = AveragedNets(members).eval()
     assert ensemble.input_size == 48
     crops = np.random.default_rng(1).uniform(0, 1, size=(3, 48, 48)).astype(np.float32)
     shrunk = np.stack([cv2.resize(c, (32, 32), interpolation=cv2.INTER_AREA) for c in crops])
-    with torch.no_grad():
-        got = torch.exp(ensemble(torch.from_numpy(crops[:, None]))).numpy()
-        want = (torch.softmax(small((torch.from_numpy(shrunk[:, None]) - 0.4) / 0.2), 1)
-                + torch.softmax(large((torch.from_numpy(crops[:, None]) - 0.5) / 0.25), 1)).numpy() / 2
-    np.testing.assert_allclose(got, want, atol=1e-5)
-    np.testing.assert_allclose(got.sum(axis=1), 1, atol=1e-5)
+    check(ensemble, crops, shrunk, crops)
     with pytest.raises(ParameterError, match="at least 2"):
         AveragedNets(members[:1])
+
+    # At a side smaller than a member's, that member grows the crop, as training grew smaller faces.
+    grown = np.stack([cv2.resize(c, (48, 48), interpolation=cv2.INTER_LINEAR) for c in shrunk])
+    check(AveragedNets(members, input_size=32).eval(), shrunk, shrunk, grown)
+    with pytest.raises(ParameterError, match="at least 8 pixels"):
+        AveragedNets(members, input_size=4)
 
 
 def test_cli_exports_an_ensemble_and_scores_a_subject_fold(tmp_path, manifest, capsys):

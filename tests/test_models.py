@@ -22,8 +22,8 @@ MAX_BYTES = 25 * 1024 * 1024
 
 #: Probabilities in EMOTIONS order: (example photo's face, synthetic crop), rounded to 4 places.
 GOLDEN = {
-    "emotion_default": ([0.0, 0.0, 0.0003, 0.9941, 0.0054, 0.0, 0.0001],
-                        [0.0059, 0.0005, 0.0009, 0.0724, 0.684, 0.1992, 0.0371]),
+    "emotion_default": ([0.0004, 0.0001, 0.0012, 0.9928, 0.0048, 0.0002, 0.0005],
+                        [0.0092, 0.0049, 0.0056, 0.0871, 0.6366, 0.2236, 0.033]),
     "emotion_ferplus": ([0.0, 0.0, 0.0004, 0.9949, 0.0039, 0.0, 0.0007],
                         [0.0146, 0.008, 0.0031, 0.0164, 0.5949, 0.3175, 0.0455]),
 }
@@ -57,7 +57,8 @@ def test_card_is_complete(name):
     assert sorted(card["labels"]) == sorted(EMOTIONS)
     assert card["input_size"] >= 16 and card["colour"] in ("gray", "rgb") and card["output"] == "probabilities"
     assert all(s > 0 for s in card["std"]) and card["crop_margin"] >= 0
-    assert card["training"]["data"] and card["training"]["command"]
+    members = card["training"].get("members") or [card["training"]]  # an ensemble: each member's data
+    assert all(member["data"] for member in members) and card["training"]["command"]
     assert card["metrics"]["ferplus_valid_dedup"]["accuracy"] > 0.5
     assert "non-commercial" in card["licence"]
     assert (MODELS_DIR / f"{name}.onnx").stat().st_size <= MAX_BYTES
@@ -69,8 +70,11 @@ def test_golden_outputs(name):
         pytest.fail(f"no golden rows for {name}: run python -m tests.test_models and add them to GOLDEN")
     photo, synthetic = golden_rows(name)
     want_photo, want_synthetic = (np.array(row) for row in GOLDEN[name])
-    assert np.abs(photo - want_photo).max() < 2e-3, photo.round(4).tolist()
-    assert np.abs(synthetic - want_synthetic).max() < 2e-3, synthetic.round(4).tolist()
+    # 8-bit convolutions may round differently on CPUs without the same integer instructions.
+    quantized = "quantization" in load_model(name).card.training
+    tolerance = 1e-2 if quantized else 2e-3
+    assert np.abs(photo - want_photo).max() < tolerance, photo.round(4).tolist()
+    assert np.abs(synthetic - want_synthetic).max() < tolerance, synthetic.round(4).tolist()
     assert EMOTIONS[int(photo.argmax())] == "happy"  # the astronaut smiles
 
 

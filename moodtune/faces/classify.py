@@ -43,7 +43,7 @@ class EmotionModel:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        self._input = self._session.get_inputs()[0].name
+        self.input_name = self._session.get_inputs()[0].name
         self._columns = [EMOTIONS.index(label) for label in self.card.labels]
         self._mean = np.array(self.card.mean, dtype=np.float32).reshape(1, -1, 1, 1)
         self._std = np.array(self.card.std, dtype=np.float32).reshape(1, -1, 1, 1)
@@ -63,7 +63,7 @@ class EmotionModel:
 
     def predict_tensor(self, batch: np.ndarray) -> np.ndarray:
         """Probabilities of shape (N, 7) in EMOTIONS order for a preprocessed batch (N, C, S, S)."""
-        out = self._session.run(None, {self._input: batch.astype(np.float32, copy=False)})[0]
+        out = self._session.run(None, {self.input_name: batch.astype(np.float32, copy=False)})[0]
         if self.card.output == "logits":
             out = np.exp(out - out.max(axis=1, keepdims=True))
             out /= out.sum(axis=1, keepdims=True)

@@ -114,6 +114,9 @@ def state_dict_from_onnx(net: torch.nn.Module, onnx_path) -> torch.nn.Module:
     from onnx import numpy_helper
 
     graph = onnx.load(str(onnx_path)).graph
+    if any(n.op_type in ("DequantizeLinear", "QLinearConv") for n in graph.node):
+        raise ValueError(f"{onnx_path}: an 8-bit model (moodtune export --quantize-with) cannot be trained "
+                         "further; start from its float checkpoints or from emotion_ferplus")
     arrays = {init.name: np.array(numpy_helper.to_array(init)) for init in graph.initializer}
     convs = [(arrays[n.input[1]], arrays[n.input[2]] if len(n.input) > 2 else None)
              for n in graph.node if n.op_type == "Conv"]

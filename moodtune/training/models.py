@@ -28,10 +28,11 @@ import torch
 from torch import nn
 
 from moodtune.errors import MoodtuneError, ParameterError
-from moodtune.faces.classify import DEFAULT_MODEL, MODELS_DIR
+from moodtune.faces.classify import MODELS_DIR
 
-#: The default shipped model, whose ONNX file is the committed copy of its weights (``--weights shipped``).
-SHIPPED_MODEL = MODELS_DIR / f"{DEFAULT_MODEL}.onnx"
+#: The shipped network that training starts from with ``--weights shipped``: its ONNX file is the committed copy
+#: of its weights. Not the default model, which is an 8-bit ensemble of three networks and cannot train further.
+SHIPPED_MODEL = MODELS_DIR / "emotion_ferplus.onnx"
 
 
 def weights_path(weights) -> Path:
@@ -114,7 +115,7 @@ def load_weights(net: nn.Module, path, *, ignore: tuple[str, ...] = ()) -> nn.Mo
     """Load a state dict (or a moodtune checkpoint's ``model``) from ``path`` into ``net``.
 
     ``path`` may also be an ``.onnx`` file that moodtune exported (batch-norms come back as identities: see
-    ``export.recalibrate_batchnorm``), a shipped model's name, or "shipped" for the default model.
+    ``export.recalibrate_batchnorm``), a shipped model's name, or "shipped" for ``SHIPPED_MODEL``.
     Keys starting with a prefix in ``ignore`` and tensors whose shape differs from ``net``'s (a classifier for
     another number of classes) keep ``net``'s initialisation; any other missing or unexpected key is an error.
     """
