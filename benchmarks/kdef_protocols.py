@@ -12,8 +12,9 @@ Trains whatever run is missing (``moodtune train``, one run folder per model, pr
 
 Each model's recipe (learning rate, epochs, patience, crops, starting weights) is in ``RECIPES`` below, and
 the command for one run is printed with ``--commands``. An ensemble in ``ENSEMBLES`` (e.g. ``--models
-moodnet+efficientnet_lite0_ferplus``) trains its members' fold runs, averages each fold's members into one
-ONNX model and scores that on the fold's test part. Needs the train extra and ../shared/data/faces.
+moodnet+efficientnet_lite0_ferplus``, or ``emotion_default``, the shipped one) trains its members' fold runs,
+averages each fold's members into one ONNX model, exported with the ensemble's ``EXPORT_OPTIONS`` (8-bit for
+the shipped one), and scores that on the fold's test part. Needs the train extra and ../shared/data/faces.
 """
 
 from __future__ import annotations

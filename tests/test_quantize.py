@@ -107,3 +107,7 @@ def test_cli_exports_an_8_bit_ensemble_and_refuses_one_that_strays(tmp_path, man
     status, _, err = run_cli(capsys, "export", "--checkpoint", runs[0], "--out", tmp_path / "y.onnx",
                              "--input-size", "32")
     assert status == 2 and "--input-size sets an ensemble's side" in err
+    status, _, err = run_cli(capsys, "export", "--checkpoint", runs[0], "--out", tmp_path / "z.onnx",
+                             "--quantize-with", tmp_path / "nowhere")
+    assert status == 2 and "nowhere: calibration data not found" in err
+    assert not (tmp_path / "z.onnx").exists()

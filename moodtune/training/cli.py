@@ -413,6 +413,9 @@ def cmd_export(args) -> int:
         raise ParameterError("--input-size sets an ensemble's side: give two or more --member checkpoints")
     if args.quantize_with and args.calibration_faces < 1:
         raise ParameterError(f"--calibration-faces must be at least 1, got {args.calibration_faces}")
+    if args.quantize_with and not Path(args.quantize_with).exists():
+        raise ParameterError(f"{args.quantize_with}: calibration data not found; give --quantize-with a face "
+                             "dataset (FER+ folder, KDEF folder, manifest CSV or class folders)")
     checkpoints = args.member or [args.checkpoint or args.run_dir / "best.pt"]
     for checkpoint in checkpoints:
         if not checkpoint.is_file():
