@@ -58,9 +58,9 @@ class AveragedNets(nn.Module):
         self.preprocessing = [(float(meta["mean"]), float(meta["std"]), int(meta.get("channels", 1)))
                               for _, meta in members]
         self.resizes = [side != self.input_size for side in sides]
-        for i, (_, meta) in enumerate(members):
+        for i, side in enumerate(sides):
             if self.resizes[i]:
-                resize = resize_matrix(self.input_size, int(meta["input_size"]))
+                resize = resize_matrix(self.input_size, side)
                 self.register_buffer(f"resize{i}", torch.from_numpy(resize), persistent=False)
 
     @classmethod
