@@ -72,13 +72,16 @@ ENSEMBLES = {
     "moodnet+moodnet_wide+efficientnet_lite0_96": ["moodnet", "moodnet_wide", "efficientnet_lite0_96"],
     "emotion_default+efficientnet_lite0_96": ["moodnet", "moodnet_wide", "efficientnet_lite0_96",
                                               "{root}/runs/effl0-ferplus/best.pt"],
+    "emotion_default+efficientnet_lite0_ferplus": ["moodnet", "moodnet_wide", "efficientnet_lite0_ferplus",
+                                                   "{root}/runs/effl0-ferplus/best.pt"],
 }
 #: ``moodtune export`` options of an ensemble beyond its members. The shipped default takes 48 px crops, the
 #: side at which every member learned its detail (the EfficientNet saw FER+'s 48 px faces grown to 80), and is
 #: 8-bit, calibrated on FER+ Train faces (never the fold's test actors).
 EXPORT_OPTIONS = {"emotion_default": ["--input-size", "48", "--quantize-with", "{ferplus}"],
                   "moodnet+moodnet_wide+efficientnet_lite0_96": ["--quantize-with", "{ferplus}"],
-                  "emotion_default+efficientnet_lite0_96": ["--quantize-with", "{ferplus}"]}
+                  "emotion_default+efficientnet_lite0_96": ["--quantize-with", "{ferplus}"],
+                  "emotion_default+efficientnet_lite0_ferplus": ["--input-size", "48", "--quantize-with", "{ferplus}"]}
 FOLDS = 5
 
 
