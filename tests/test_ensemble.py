@@ -124,3 +124,23 @@ def test_cli_fold_needs_people(tmp_path, capsys):
     status, _, err = run_cli(capsys, "evaluate", "--model", "emotion_ferplus", "--data", tmp_path / "faces.csv",
                              "--fold", "0", "--cache", "none", "--out", tmp_path / "eval")
     assert status == 2 and "faces.csv: no subject is known" in err and "--fold" in err
+
+
+def test_kdef_protocols_knows_how_to_make_every_ensemble(capsys):
+    # The benchmark that measures the shipped ensemble: each ensemble's members are recipes or fixed
+    # checkpoints, its export options belong to a known ensemble, and asking for the shipped one lists the
+    # fold runs of its two trained members (5 folds each) without training anything.
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "kdef_protocols.py"
+    spec = importlib.util.spec_from_file_location("kdef_protocols", path)
+    protocols = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(protocols)
+    assert set(protocols.EXPORT_OPTIONS) <= set(protocols.ENSEMBLES)
+    for members in protocols.ENSEMBLES.values():
+        assert all(m in protocols.RECIPES or m.endswith(".pt") for m in members)
+    assert protocols.main(["--models", "emotion_default", "--protocols", "subject", "--commands"]) == 0
+    commands = capsys.readouterr().out.splitlines()
+    assert len(commands) == 10
+    assert sum("--model moodnet_wide" in c for c in commands) == 5 and all("--split subject" in c for c in commands)
