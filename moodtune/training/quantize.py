@@ -64,6 +64,7 @@ def quantize_model(float_path, out_path, *, calibration: np.ndarray, check: np.n
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from moodtune.faces.classify import EmotionModel
+    from moodtune.training.evaluate import onnx_predictor
 
     float_path, out_path = Path(float_path), Path(out_path)
     float_model = EmotionModel(float_path)
@@ -98,7 +99,8 @@ def quantize_model(float_path, out_path, *, calibration: np.ndarray, check: np.n
                         op_types_to_quantize=QUANTIZED_OPS, nodes_to_exclude=_head_and_after(prepared))
         card = float_model.card
         float_model.card.save(quantized.with_suffix(".json"))
-        before, after = _predict(float_model, faces, batch_size), _predict(EmotionModel(quantized), faces, batch_size)
+        # Both through the evaluation code path (inference's preprocessing from each card).
+        before, after = onnx_predictor(float_path).predict(faces), onnx_predictor(quantized).predict(faces)
         report = {"faces": int(len(calibration)), "checked": int(len(faces)),
                   "agreement": float((before.argmax(1) == after.argmax(1)).mean()),
                   "max_difference": float(np.abs(before - after).max())}
@@ -123,8 +125,3 @@ def _head_and_after(path: Path) -> list[str]:
             downstream.update(node.output)
             names.append(node.name)
     return names
-
-
-def _predict(model, crops: np.ndarray, batch_size: int) -> np.ndarray:
-    return np.concatenate([model.predict_tensor(model.crops_to_tensor(crops[i:i + batch_size]))
-                           for i in range(0, len(crops), batch_size)])
